@@ -1,0 +1,55 @@
+"""remotedbg: stop in your IDE inside a remote web app, through a door that closes itself.
+
+Importing this package costs nothing when debugging is off: debugpy, Flask and the hook's
+machinery load only when first used (PEP 562 ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing as t
+
+if t.TYPE_CHECKING:
+    from .errors import (
+        AppLoadError,
+        ArmError,
+        ConfigError,
+        ProtocolError,
+        RemotedbgError,
+    )
+    from .flask_ext import RemoteDebugger
+    from .middleware import RemoteDebugMiddleware
+    from .settings import Settings
+
+__all__ = [
+    "AppLoadError",
+    "ArmError",
+    "ConfigError",
+    "ProtocolError",
+    "RemoteDebugMiddleware",
+    "RemoteDebugger",
+    "RemotedbgError",
+    "Settings",
+]
+
+_WHERE = {
+    "AppLoadError": "errors",
+    "ArmError": "errors",
+    "ConfigError": "errors",
+    "ProtocolError": "errors",
+    "RemotedbgError": "errors",
+    "RemoteDebugger": "flask_ext",
+    "RemoteDebugMiddleware": "middleware",
+    "Settings": "settings",
+}
+
+
+def __getattr__(name: str) -> t.Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'remotedbg' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,136 @@
+"""Find the WSGI app named by `remotedbg run APP`, the way ``flask --app`` does.
+
+APP is ``module:name``, ``module:factory(args)``, a bare ``module`` (which must hold ``app``
+or ``application``, or a ``create_app()`` / ``make_app()`` factory), or
+``path/to/file.py[:name]``. Failures become one-line :class:`AppLoadError` messages: the
+user's typo must not look like a crash of the tool.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import sys
+import typing as t
+
+from .errors import AppLoadError
+
+__all__ = ["LoadedApp", "load_app"]
+
+_SPEC = re.compile(r"(?P<target>.+?)(?::(?P<attr>[A-Za-z_][\w.]*)(?P<call>\(.*\))?)?")
+_NAMES = ("app", "application")
+_FACTORIES = ("create_app", "make_app")
+
+
+class LoadedApp(t.NamedTuple):
+    app: t.Callable[..., t.Any]
+    module: str
+    root: str
+
+
+def _import_target(spec: str, target: str) -> tuple[str, str | None]:
+    """Import `target` (a module or a file path); return the module name and its sys.path root."""
+    root: str | None = None
+    if target.endswith(".py") or os.sep in target or os.path.isdir(target):
+        path = os.path.realpath(target)
+        if not os.path.exists(path):
+            raise AppLoadError(f"APP {spec!r}: no file {target!r}; check the path")
+        if os.path.isfile(path):
+            path = os.path.splitext(path)[0]
+        if os.path.basename(path) == "__init__":
+            path = os.path.dirname(path)
+        parts = [os.path.basename(path)]
+        root = os.path.dirname(path)
+        while os.path.isfile(os.path.join(root, "__init__.py")):
+            parts.insert(0, os.path.basename(root))
+            root = os.path.dirname(root)
+        module = ".".join(parts)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+    else:
+        module = target
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name and module.startswith(exc.name) and exc.name not in sys.modules:
+            raise AppLoadError(
+                f"APP {spec!r}: no module named {exc.name!r}; run from the project folder "
+                f"or give a path like path/to/app.py"
+            ) from None
+        raise AppLoadError(f"APP {spec!r}: importing {module!r} failed: {exc}") from None
+    except SyntaxError as exc:
+        raise AppLoadError(
+            f"APP {spec!r}: {exc.msg} in {exc.filename}, line {exc.lineno}"
+        ) from None
+    except Exception as exc:
+        raise AppLoadError(
+            f"APP {spec!r}: importing {module!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    return module, root
+
+
+def _call_factory(spec: str, factory: t.Callable[..., t.Any], call: str) -> t.Any:
+    try:
+        expr = ast.parse(f"f{call}", mode="eval").body
+        if not isinstance(expr, ast.Call):
+            raise ValueError
+        args = [ast.literal_eval(arg) for arg in expr.args]
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in expr.keywords if kw.arg}
+    except (SyntaxError, ValueError):
+        raise AppLoadError(
+            f"APP {spec!r}: cannot read the arguments {call!r}; use literals, like "
+            f"create_app('staging')"
+        ) from None
+    try:
+        return factory(*args, **kwargs)
+    except Exception as exc:
+        raise AppLoadError(
+            f"APP {spec!r}: calling the factory raised {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _find_in_module(spec: str, module: t.Any) -> t.Any:
+    for name in _NAMES:
+        if hasattr(module, name):
+            return getattr(module, name)
+    for name in _FACTORIES:
+        factory = getattr(module, name, None)
+        if callable(factory):
+            return _call_factory(spec, factory, "()")
+    raise AppLoadError(
+        f"APP {spec!r}: found no 'app', 'application', 'create_app' or 'make_app' in "
+        f"{module.__name__!r}; name it, like {module.__name__}:my_app"
+    )
+
+
+def load_app(spec: str) -> LoadedApp:
+    """Import and return the WSGI app that `spec` names; raises AppLoadError."""
+    match = _SPEC.fullmatch(spec.strip())
+    if not spec.strip() or match is None:
+        raise AppLoadError(f"APP {spec!r}: give module:name, module or path/to/app.py")
+    module_name, root = _import_target(spec, match["target"])
+    module = sys.modules[module_name]
+    if match["attr"] is None:
+        app = _find_in_module(spec, module)
+    else:
+        app = module
+        for part in match["attr"].split("."):
+            try:
+                app = getattr(app, part)
+            except AttributeError:
+                raise AppLoadError(
+                    f"APP {spec!r}: {module_name!r} has no attribute {match['attr']!r}"
+                ) from None
+        if match["call"] is not None:
+            app = _call_factory(spec, app, match["call"])
+    if not callable(app):
+        raise AppLoadError(
+            f"APP {spec!r}: {type(app).__name__} object is not a WSGI app (not callable)"
+        )
+    from .app_root import import_root
+
+    return LoadedApp(app, module_name, root or import_root(module_name) or os.getcwd())

@@ -1,0 +1,130 @@
+"""The ``remotedbg`` command.
+
+Options are read as plain strings and parsed by the same code as the environment, so a bad
+value gets the same one-line message (naming the option) whether it came from
+``--ttl soon`` or ``REMOTEDBG_TTL=soon``, and the exit code is 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+import typing as t
+
+import click
+
+from .errors import RemotedbgError
+from .settings import SPECS, Settings, parse_host, parse_port
+
+__all__ = ["CLIError", "cli", "main"]
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+class CLIError(click.ClickException):
+    """One line on stderr and exit code 2, the convention for bad usage or configuration."""
+
+    exit_code = 2
+
+
+def settings_options(func: F) -> F:
+    """Add an option for every setting that has one, in the order of the settings table."""
+    for spec in reversed(SPECS):
+        if spec.option is None:
+            continue
+        repeatable = spec.option in ("--allow", "--trusted-proxy")
+        func = click.option(
+            spec.option,
+            spec.field,
+            multiple=repeatable,
+            default=() if repeatable else None,
+            metavar="ADDR" if repeatable else "VALUE",
+            help=f"{spec.help} [env: {spec.env}; default: {spec.default}]",
+        )(func)
+    return func
+
+
+def load_settings(options: t.Mapping[str, object], **forced: object) -> Settings:
+    labels = {spec.field: spec.option or spec.env for spec in SPECS}
+    try:
+        return Settings.load(
+            overrides={**options, **forced}, label=lambda field: labels.get(field, field)
+        )
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _setting_values(kwargs: dict[str, t.Any]) -> dict[str, object]:
+    fields = {spec.field for spec in SPECS}
+    return {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
+
+
+def _serve_options(func: F) -> F:
+    func = click.option(
+        "--port", "http_port", default="5000", metavar="PORT", help="HTTP port. [default: 5000]"
+    )(func)
+    return click.option(
+        "--host",
+        "http_host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="HTTP address to serve on. [default: 127.0.0.1]",
+    )(func)
+
+
+def _serve(spec: str, http_host: str, http_port: str, settings: Settings) -> None:
+    from .app_loader import load_app
+    from .runner import serve
+
+    try:
+        host = parse_host("--host", http_host)
+        port = parse_port("--port", http_port)
+        loaded = load_app(spec)
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
+    serve(loaded, settings, host, port)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="remotedbg")
+def cli() -> None:
+    """Debug a remote web app from your IDE, through a door that closes itself."""
+
+
+@cli.command()
+@click.argument("app", metavar="APP")
+@_serve_options
+@settings_options
+def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
+    """Serve APP with debugging armed for allowlisted clients.
+
+    APP is module:name, module (finding app, application or create_app()), or
+    path/to/file.py[:name], as with `flask --app`.
+    """
+    settings = load_settings(_setting_values(kwargs), enable=True)
+    _serve(app, http_host, http_port, settings)
+
+
+@cli.command()
+@_serve_options
+@settings_options
+def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
+    """Serve a small demo app with debugging armed for this machine only."""
+    settings = load_settings(_setting_values(kwargs), enable=True)
+    from . import demo_app
+
+    click.echo(
+        f"remotedbg demo: set a breakpoint in {demo_app.__file__} (in greet()), "
+        "then open the page below.",
+        err=True,
+    )
+    _serve("remotedbg.demo_app:app", http_host, http_port, settings)
+
+
+@cli.command()
+def token() -> None:
+    """Print a fresh random token for REMOTEDBG_TOKEN."""
+    click.echo(secrets.token_urlsafe(32))
+
+
+def main() -> None:
+    cli(prog_name="remotedbg")

@@ -1,0 +1,130 @@
+"""Start debugpy inside this process, on loopback only, without ever hanging the caller.
+
+We use debugpy's in-process adapter on ``127.0.0.1:0``: it starts in milliseconds instead of
+spawning an adapter process, and the port is of our choosing so it can never be busy. The
+public port belongs to the DAP bridge. debugpy is imported here and nowhere else, lazily.
+
+Everything we rely on beyond debugpy's public API is detected, not assumed; when missing,
+the feature degrades and says so once in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import types
+import typing as t
+
+from .errors import ArmError
+
+__all__ = ["DebugpyBackend", "hidden_thread"]
+
+log = logging.getLogger("remotedbg")
+
+#: How long debugpy.listen() may take before we give up on it (it waits forever on failure).
+LISTEN_TIMEOUT = 15.0
+
+
+def hidden_thread(target: t.Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread that pydevd neither traces nor lists to the IDE.
+
+    pydevd skips threads carrying these two attributes (its own daemon threads do), which
+    keeps remotedbg's machinery out of the user's thread list and free of tracing cost.
+    """
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.pydev_do_not_trace = True  # type: ignore[attr-defined]
+    thread.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+    return thread
+
+
+class DebugpyBackend:
+    """debugpy's in-process DAP server for this process; started at most once."""
+
+    def __init__(self, listen_timeout: float = LISTEN_TIMEOUT) -> None:
+        self.listen_timeout = listen_timeout
+        self.address: tuple[str, int] | None = None
+        self.version: str | None = None
+
+    def start(self) -> tuple[str, int]:
+        """Listen on 127.0.0.1 and return the bound address; raises ArmError on failure."""
+        if self.address is not None:
+            return self.address
+        try:
+            import debugpy
+        except ImportError as exc:
+            raise ArmError(f"debugpy is not importable ({exc}); pip install debugpy") from None
+        self.version = getattr(debugpy, "__version__", "unknown")
+        result: list[tuple[str, int]] = []
+        failure: list[BaseException] = []
+
+        def listen() -> None:
+            try:
+                host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+                result.append((str(host), int(port)))
+            except BaseException as exc:  # noqa: BLE001 - reported to the arming thread
+                failure.append(exc)
+
+        # pydevd binds on a thread of its own and waits forever if that fails: keep the
+        # wait bounded so a request never hangs on it.
+        worker = hidden_thread(listen, "remotedbg-listen")
+        worker.start()
+        worker.join(self.listen_timeout)
+        if failure:
+            raise ArmError(f"debugpy.listen() failed: {failure[0]}")
+        if not result:
+            raise ArmError(f"debugpy.listen() did not return within {self.listen_timeout:g}s")
+        self.address = result[0]
+        self._set_nodelay()
+        return self.address
+
+    def _set_nodelay(self) -> None:
+        """Turn off Nagle on pydevd's listening socket, before any client connects.
+
+        pydevd writes each message as two sends (header, body); with Nagle and delayed
+        ACKs that stalls every reply about 40 ms. Linux copies TCP_NODELAY from a listening
+        socket to the sockets it accepts, so setting it here covers the very first message.
+        """
+        server_socket = self._pydevd_server_socket()
+        if server_socket is None:
+            log.info(
+                "remotedbg: debugpy %s has no server socket where expected; "
+                "stepping may be ~40 ms slower per request",
+                self.version,
+            )
+            return
+        server_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    @staticmethod
+    def _pydevd_server_socket() -> socket.socket | None:
+        try:
+            import pydevd
+        except ImportError:
+            return None
+        py_db = pydevd.get_global_debugger()
+        waiter = getattr(py_db, "_waiting_for_connection_thread", None)
+        server_socket = getattr(waiter, "_server_socket", None)
+        return server_socket if isinstance(server_socket, socket.socket) else None
+
+    def report_uncaught(
+        self,
+        excinfo: tuple[type[BaseException], BaseException, types.TracebackType | None],
+    ) -> None:
+        """Stop the attached IDE on an exception the web server would otherwise swallow.
+
+        The server catches exceptions from views, so to pydevd they are never uncaught; we
+        hand it the exception as uncaught, which honours the IDE's exception filters.
+        """
+        import debugpy
+
+        if not debugpy.is_client_connected():
+            return
+        trigger = getattr(debugpy, "trigger_exception_handler", None)
+        if trigger is None:
+            log.info(
+                "remotedbg: debugpy %s cannot report caught exceptions to the IDE; "
+                "upgrade debugpy to stop on unhandled view errors",
+                self.version,
+            )
+            return
+        trigger(excinfo, as_uncaught=True)

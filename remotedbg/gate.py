@@ -1,0 +1,217 @@
+"""The gate: decides whether a request may arm the debugger, and owns this process's armed state.
+
+One gate per hooked app. Arming is once per process and safe under load: concurrent first
+requests wait on one lock, and only the first starts debugpy and the bridge. The state
+remembers the pid it belongs to, so a forked worker starts from scratch instead of
+believing it already listens (the listener's threads did not survive the fork).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import typing as t
+
+from .access import AccessPolicy, Window
+from .audit import Audit
+from .debugpy_backend import DebugpyBackend
+from .errors import ArmError
+
+if t.TYPE_CHECKING:
+    import types
+
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from .addresses import IPAddress
+    from .bridge import Bridge
+    from .settings import Settings
+
+__all__ = ["Gate"]
+
+log = logging.getLogger("remotedbg")
+
+BANNER = """
+{rule}
+ * remotedbg: DEBUGGER ARMED by {client} in pid {pid}
+ * IDE attach address: {host}:{port}   (token {token})
+ * The window closes at {expires} ({ttl}).
+ * Anyone who can reach that port{and_token} can run any code in this process.
+{rule}"""
+
+
+class _ProcessState:
+    """What exists only in the process that armed: reset wholesale after a fork."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.backend = DebugpyBackend()
+        self.bridge: Bridge | None = None
+        self.failed: str | None = None
+        self.expiry_timer: threading.Timer | None = None
+        self.attached = threading.Event()
+
+
+class Gate:
+    """Who may arm, and the armed window of this process."""
+
+    def __init__(
+        self, settings: Settings, *, app_root: str | None = None, audit: Audit | None = None
+    ) -> None:
+        self.settings = settings
+        self.app_root = app_root or os.getcwd()
+        self.audit = audit or Audit()
+        self.window = Window(settings.ttl, settings.until)
+        self.policy = AccessPolicy(settings.allow, settings.token, self.window)
+        self._state = _ProcessState()
+
+    # -- who may arm ------------------------------------------------------------------
+
+    def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
+        """The request's client if it may arm and debug, else None."""
+        from .client_address import resolve_client
+
+        client = resolve_client(environ, self.settings.trusted_proxies)
+        if client is None or client not in self.settings.allow:
+            return None
+        return client
+
+    # -- arming -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> _ProcessState:
+        state = self._state
+        if state.pid != os.getpid():
+            state = self._state = _ProcessState()
+        return state
+
+    @property
+    def armed(self) -> bool:
+        return self.window.is_open() and self.state.bridge is not None
+
+    def arm(self, client: str) -> bool:
+        """Open the debugger for `client`'s window; True if it is armed afterwards."""
+        if self.armed:
+            return True
+        state = self.state
+        with state.lock:
+            if self.armed:
+                return True
+            if state.failed is not None:
+                return False
+            if not self.window.open():
+                self.audit("refused", client=client, reason="REMOTEDBG_UNTIL has passed")
+                return False
+            try:
+                self._start(state)
+            except (ArmError, OSError) as exc:
+                self.window.close()
+                state.failed = str(exc)
+                log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
+                self.audit("arm_failed", client=client, pid=state.pid, reason=str(exc))
+                return False
+            self._announce(client)
+            self._schedule_expiry(state)
+        if self.settings.wait:
+            state.attached.wait(self.settings.wait)
+        return True
+
+    def _start(self, state: _ProcessState) -> None:
+        from .bridge import Bridge
+
+        if state.bridge is None:
+            state.bridge = Bridge(
+                listen=(self.settings.dap_host, self.settings.dap_port),
+                upstream=state.backend.start,
+                policy=self.policy,
+                audit=self.audit,
+                on_attach=lambda peer: state.attached.set(),
+                on_detach=lambda peer: state.attached.clear(),
+            )
+        # Bind the public port before starting debugpy: a busy port must fail while
+        # nothing irreversible has happened yet.
+        state.bridge.start()
+        try:
+            state.backend.start()
+        except ArmError:
+            state.bridge.close("debugpy could not start")
+            raise
+
+    def _announce(self, client: str) -> None:
+        address = self.dap_address
+        token = self.settings.token is not None
+        log.warning(
+            BANNER.format(
+                rule="*" * 78,
+                client=client,
+                pid=os.getpid(),
+                host=address[0],
+                port=address[1],
+                token="required" if token else "NOT required",
+                expires=self.window.expires_at_iso(),
+                ttl=f"in {self.window.remaining():.0f}s",
+                and_token=" with the token" if token else "",
+            )
+        )
+        self.audit(
+            "armed",
+            client=client,
+            pid=os.getpid(),
+            dap=f"{address[0]}:{address[1]}",
+            expires_at=self.window.expires_at_iso(),
+        )
+
+    def _schedule_expiry(self, state: _ProcessState) -> None:
+        delay = self.window.remaining()
+        timer = threading.Timer(delay, self.expire, kwargs={"reason": "the armed window ended"})
+        timer.daemon = True
+        timer.pydev_do_not_trace = True  # type: ignore[attr-defined]
+        timer.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        timer.name = "remotedbg-expiry"
+        state.expiry_timer = timer
+        timer.start()
+
+    def expire(self, reason: str = "the armed window ended") -> None:
+        """Close the window now: the IDE is told why, paused threads resume, the port closes."""
+        state = self.state
+        with state.lock:
+            if state.expiry_timer is not None:
+                state.expiry_timer.cancel()
+                state.expiry_timer = None
+            was_open = self.window.expires_at is not None
+            self.window.close()
+            if state.bridge is not None:
+                state.bridge.close(reason)
+        if was_open:
+            self.audit("expired", pid=state.pid, reason=reason)
+            log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)
+
+    # -- what the middleware needs ----------------------------------------------------
+
+    @property
+    def dap_address(self) -> tuple[str, int]:
+        bridge = self.state.bridge
+        address = bridge.address if bridge is not None else None
+        return address or (self.settings.dap_host, self.settings.dap_port)
+
+    def status(self) -> dict[str, object]:
+        host, port = self.dap_address
+        return {
+            "armed": self.armed,
+            "pid": os.getpid(),
+            "dap_host": host,
+            "dap_port": port,
+            "expires_at": self.window.expires_at_iso() if self.armed else None,
+            "app_root": self.app_root,
+            "token_required": self.settings.token is not None,
+            "error": self.state.failed,
+        }
+
+    def report_uncaught(
+        self,
+        excinfo: tuple[type[BaseException], BaseException, types.TracebackType | None],
+    ) -> None:
+        if self.armed:
+            self.state.backend.report_uncaught(excinfo)
+

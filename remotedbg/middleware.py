@@ -1,0 +1,129 @@
+"""The request hook for any WSGI app: arm on an allowlisted request, and nothing else.
+
+Switched off, a request costs one attribute check. Switched on, a request from anyone not
+on the allowlist passes straight through: it never arms, never sees the status page and
+never has its errors sent to the IDE.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import typing as t
+
+from .app_root import guess_app_root
+from .settings import Settings
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .gate import Gate
+
+__all__ = ["STATUS_PATH", "RemoteDebugMiddleware"]
+
+log = logging.getLogger("remotedbg")
+
+#: The status page, answered only to allowlisted clients; everyone else gets the app's 404.
+STATUS_PATH = "/__remotedbg__"
+#: Set in the WSGI environ once an exception was handed to the IDE, so it stops only once.
+REPORTED_KEY = "remotedbg.reported"
+#: Set in the WSGI environ of requests from a debugging client.
+CLIENT_KEY = "remotedbg.client"
+
+
+class RemoteDebugMiddleware:
+    """Wrap a WSGI app: ``app.wsgi_app = RemoteDebugMiddleware(app.wsgi_app)``.
+
+    Settings come from ``REMOTEDBG_*`` and keyword arguments (``allow=``, ``ttl=`` ...),
+    validated here, once. `errors_to_500` turns an unhandled exception from any request into
+    a logged 500; `remotedbg run` needs it because it serves with passthrough errors on,
+    where Werkzeug would otherwise drop the connection.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        settings: Settings | None = None,
+        *,
+        app_root: str | None = None,
+        errors_to_500: bool = False,
+        **overrides: object,
+    ) -> None:
+        if settings is None:
+            settings = Settings.load(
+                overrides=overrides, label=lambda field: f"RemoteDebugMiddleware({field}=...)"
+            )
+        self.app = app
+        self.settings = settings
+        self.errors_to_500 = errors_to_500
+        self.gate: Gate | None = None
+        if settings.enable:
+            from .gate import Gate
+
+            self.gate = Gate(settings, app_root=app_root or guess_app_root(app))
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        if self.gate is None:
+            return self.app(environ, start_response)
+        return self._call_enabled(self.gate, environ, start_response)
+
+    def _call_enabled(
+        self, gate: Gate, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        client = gate.debugging_client(environ)
+        if client is None:
+            return self._call_app(gate, environ, start_response, debugging=False)
+        gate.arm(str(client))
+        if environ.get("PATH_INFO") == STATUS_PATH:
+            return self._status(gate, start_response)
+        environ[CLIENT_KEY] = str(client)
+        return self._call_app(gate, environ, start_response, debugging=True)
+
+    def _call_app(
+        self,
+        gate: Gate,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        *,
+        debugging: bool,
+    ) -> t.Iterable[bytes]:
+        try:
+            return self.app(environ, start_response)
+        except Exception:
+            if debugging and not environ.get(REPORTED_KEY):
+                environ[REPORTED_KEY] = True
+                gate.report_uncaught(t.cast("t.Any", sys.exc_info()))
+            if not (debugging or self.errors_to_500):
+                raise
+            log.exception(
+                "remotedbg: unhandled exception in %s %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
+            return _internal_server_error(environ, start_response)
+
+    @staticmethod
+    def _status(gate: Gate, start_response: StartResponse) -> list[bytes]:
+        body = json.dumps(gate.status()).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
+
+
+def _internal_server_error(
+    environ: WSGIEnvironment, start_response: StartResponse
+) -> list[bytes]:
+    """A plain 500; passing exc_info lets the server re-raise if headers were already sent."""
+    body = b"<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>"
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    start_response("500 INTERNAL SERVER ERROR", headers, sys.exc_info())
+    return [body]

@@ -1,0 +1,335 @@
+"""One typed settings object, read from ``REMOTEDBG_*`` and validated once at start-up.
+
+Every value a user can type passes through a parser here, so a bad one fails before the app
+serves a single request, in one line that names the setting as the user wrote it (the env
+var, the CLI option or the config key), the bad value, and how to fix it. The table of
+specs below is also what the docs' configuration reference is generated from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import os
+import re
+import typing as t
+from datetime import datetime, timedelta, timezone
+
+from .addresses import AddressSet, parse_network
+from .errors import ConfigError
+
+__all__ = ["SPECS", "Settings", "SettingSpec"]
+
+ENV_PREFIX = "REMOTEDBG_"
+MIN_TOKEN_LENGTH = 16
+MAX_TTL = 24 * 3600.0
+MAX_WAIT = 600.0
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_bool(name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(name, raw, "not a yes/no value", "use 1, true, yes or on, or 0, false, no or off")
+
+
+def _entries(raw: object) -> list[str]:
+    items = [raw] if isinstance(raw, str) else list(t.cast("t.Iterable[object]", raw))
+    return [part for item in items for part in re.split(r"[\s,]+", str(item)) if part]
+
+
+def parse_networks(name: str, raw: object) -> AddressSet:
+    if isinstance(raw, AddressSet):
+        return raw
+    networks = []
+    for entry in _entries(raw):
+        try:
+            networks.append(parse_network(entry))
+        except ValueError as exc:
+            raise ConfigError(
+                name,
+                entry,
+                f"not an IP address or CIDR ({exc})",
+                "write addresses like 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32",
+            ) from None
+    return AddressSet(networks)
+
+
+def parse_allow(name: str, raw: object) -> AddressSet:
+    allow = parse_networks(name, raw)
+    if not allow:
+        raise ConfigError(
+            name,
+            raw,
+            "the allowlist is empty, so nobody could arm the debugger",
+            "list the developers' addresses, or unset it to allow only this machine",
+        )
+    if allow.covers_everything():
+        raise ConfigError(
+            name,
+            str(allow),
+            "matches every address, so anyone who reaches the app could arm a port that runs code",
+            "list only the developers' addresses, like 203.0.113.7 or 10.1.2.0/24",
+        )
+    return allow
+
+
+def parse_host(name: str, raw: object) -> str:
+    text = str(raw).strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(text):
+            raise ConfigError(
+                name, raw, "not an IP address or host name", "use an address like 127.0.0.1"
+            ) from None
+    return text
+
+
+def parse_port(name: str, raw: object) -> int:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise ConfigError(
+            name, raw, "not a TCP port", "use a number from 1 to 65535 (0 picks a free one)"
+        )
+    return int(text)
+
+
+def parse_duration(name: str, raw: object, *, zero_ok: bool, maximum: float) -> float:
+    """Seconds from ``90s``, ``30m``, ``2h``, ``1h30m`` or a bare number of seconds."""
+    seconds: float | None = None
+    if isinstance(raw, timedelta):
+        seconds = raw.total_seconds()
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        seconds = float(raw)
+    else:
+        text = str(raw).strip().lower()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+        elif text and re.fullmatch(f"(?:{_DURATION_PART.pattern})+", text):
+            seconds = sum(float(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(text))
+    fix = "use a number with a unit, like 90s, 30m or 2h"
+    if seconds is None:
+        raise ConfigError(name, raw, "not a duration", fix)
+    if seconds < 0 or (seconds == 0 and not zero_ok):
+        raise ConfigError(name, raw, "must be more than zero", fix)
+    if seconds > maximum:
+        raise ConfigError(
+            name, raw, f"longer than the {maximum / 3600:g}h limit", f"{fix}, at most {maximum:g}s"
+        )
+    return seconds
+
+
+def parse_token(name: str, raw: object) -> str:
+    text = str(raw)
+    hidden = f"<hidden, {len(text)} characters>"
+    if len(text) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            name,
+            hidden,
+            f"a token needs at least {MIN_TOKEN_LENGTH} characters",
+            "make one with `remotedbg token`",
+        )
+    if not all(33 <= ord(char) <= 126 for char in text):
+        raise ConfigError(
+            name,
+            hidden,
+            "holds spaces or characters other than printable ASCII",
+            "make one with `remotedbg token`",
+        )
+    return text
+
+
+def parse_until(name: str, raw: object) -> datetime:
+    if isinstance(raw, datetime):
+        moment = raw
+    else:
+        text = str(raw).strip()
+        try:
+            moment = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", text))
+        except ValueError:
+            raise ConfigError(
+                name, raw, "not an ISO 8601 date and time", "write it like 2026-11-21T18:00Z"
+            ) from None
+    if moment.tzinfo is None:
+        raise ConfigError(
+            name, raw, "has no time zone", "add one, like 2026-11-21T18:00Z or +01:00"
+        )
+    return moment.astimezone(timezone.utc)
+
+
+class SettingSpec(t.NamedTuple):
+    """How one setting is named, parsed and documented."""
+
+    field: str
+    env: str
+    option: str | None
+    parse: t.Callable[[str, object], t.Any]
+    default: str
+    help: str
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "enable", "REMOTEDBG_ENABLE", None, parse_bool, "off",
+        "Master switch for the hook in your app: 1/true/yes/on or 0/false/no/off. "
+        "`remotedbg run` implies it.",
+    ),
+    SettingSpec(
+        "allow", "REMOTEDBG_ALLOW", "--allow", parse_allow, "127.0.0.1,::1",
+        "Client addresses that may arm the debugger: IPs and CIDRs, IPv4 and IPv6, comma or "
+        "space separated. A catch-all such as 0.0.0.0/0 is refused.",
+    ),
+    SettingSpec(
+        "trusted_proxies", "REMOTEDBG_TRUSTED_PROXIES", "--trusted-proxy", parse_networks,
+        "none",
+        "CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header is believed, "
+        "walked from the right. From any other peer, a forwarding header blocks arming.",
+    ),
+    SettingSpec(
+        "dap_host", "REMOTEDBG_DAP_HOST", "--dap-host", parse_host, "127.0.0.1",
+        "Address the IDE attaches to. Anything but loopback requires a token.",
+    ),
+    SettingSpec(
+        "dap_port", "REMOTEDBG_DAP_PORT", "--dap-port", parse_port, "5678",
+        "Port the IDE attaches to (0 picks a free one; the status page tells which).",
+    ),
+    SettingSpec(
+        "token", "REMOTEDBG_TOKEN", "--token", parse_token, "none",
+        f"Shared secret the IDE must send as `remotedbgToken` in its attach request; at least "
+        f"{MIN_TOKEN_LENGTH} printable characters. `remotedbg token` makes one.",
+    ),
+    SettingSpec(
+        "ttl", "REMOTEDBG_TTL", "--ttl",
+        lambda name, raw: parse_duration(name, raw, zero_ok=False, maximum=MAX_TTL), "30m",
+        "How long an armed window lasts: 90s, 30m, 2h (at most 24h).",
+    ),
+    SettingSpec(
+        "wait", "REMOTEDBG_WAIT", "--wait",
+        lambda name, raw: parse_duration(name, raw, zero_ok=True, maximum=MAX_WAIT), "0",
+        "Hold the arming request until an IDE attaches, at most this long.",
+    ),
+    SettingSpec(
+        "until", "REMOTEDBG_UNTIL", "--until", parse_until, "none",
+        "Absolute deadline (ISO 8601 with a time zone); after it nothing arms again.",
+    ),
+)
+_BY_FIELD = {spec.field: spec for spec in SPECS}
+_BY_ENV = {spec.env: spec for spec in SPECS}
+
+
+def _default_label(field: str) -> str:
+    return f"{field}="
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build with :meth:`load`; the defaults are the closed ones."""
+
+    enable: bool = False
+    allow: AddressSet = dataclasses.field(
+        default_factory=lambda: AddressSet.parse(["127.0.0.1", "::1"])
+    )
+    trusted_proxies: AddressSet = dataclasses.field(default_factory=AddressSet)
+    dap_host: str = "127.0.0.1"
+    dap_port: int = 5678
+    token: str | None = dataclasses.field(default=None, repr=False)
+    ttl: float = 1800.0
+    wait: float = 0.0
+    until: datetime | None = None
+
+    @classmethod
+    def load(
+        cls,
+        environ: t.Mapping[str, str] | None = None,
+        overrides: t.Mapping[str, object] | None = None,
+        label: t.Callable[[str], str] = _default_label,
+    ) -> Settings:
+        """Read `environ` (default ``os.environ``), then apply `overrides` by field name.
+
+        `label` turns a field name into what the user typed for an override (``--ttl``,
+        ``app.config["REMOTEDBG_TTL"]``) so errors name it that way. None overrides are
+        ignored, which lets a CLI pass every option through unconditionally.
+        """
+        environ = os.environ if environ is None else environ
+        overrides = overrides or {}
+        _check_names(environ, overrides, label)
+        values: dict[str, t.Any] = {}
+        for spec in SPECS:
+            # An empty variable counts as unset, except an empty allowlist, which is refused
+            # rather than read as "the default". Env values are checked even when an
+            # override wins, so a typo there is never silently carried along.
+            text = environ.get(spec.env)
+            if text is not None and (text.strip() or spec.field == "allow"):
+                values[spec.field] = spec.parse(spec.env, text)
+            raw = overrides.get(spec.field)
+            if raw is not None and raw != ():
+                values[spec.field] = spec.parse(label(spec.field), raw)
+
+        def name_of(field: str) -> str:
+            if overrides.get(field) not in (None, ()):
+                return label(field)
+            return _BY_FIELD[field].env
+
+        settings = cls(**values)
+        settings._check(name_of)
+        return settings
+
+    def _check(self, name_of: t.Callable[[str], str]) -> None:
+        if not self.dap_host_is_loopback and self.token is None:
+            raise ConfigError(
+                name_of("dap_host"),
+                self.dap_host,
+                "listens beyond this machine without a token, so anyone who reaches it runs code",
+                "set REMOTEDBG_TOKEN (make one with `remotedbg token`), or keep 127.0.0.1 and "
+                "use an SSH tunnel",
+            )
+        if self.wait > self.ttl:
+            raise ConfigError(
+                name_of("wait"),
+                f"{self.wait:g}s",
+                f"is longer than the armed window ({self.ttl:g}s)",
+                "make REMOTEDBG_WAIT shorter than REMOTEDBG_TTL",
+            )
+
+    @property
+    def dap_host_is_loopback(self) -> bool:
+        if self.dap_host.rstrip(".").lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.dap_host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def ttl_delta(self) -> timedelta:
+        return timedelta(seconds=self.ttl)
+
+
+def _check_names(
+    environ: t.Mapping[str, str],
+    overrides: t.Mapping[str, object],
+    label: t.Callable[[str], str],
+) -> None:
+    """Refuse a misspelt setting: silently ignoring ``REMOTEDBG_ALOW`` would arm for the default."""
+    for key in environ:
+        if key.startswith(ENV_PREFIX) and key not in _BY_ENV:
+            close = difflib.get_close_matches(key, _BY_ENV, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_BY_ENV)}"
+            raise ConfigError(key, environ[key], "is not a remotedbg setting", hint)
+    for field in overrides:
+        if field not in _BY_FIELD:
+            close = difflib.get_close_matches(field, _BY_FIELD, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_BY_FIELD)}"
+            raise ConfigError(label(field), overrides[field], "is not a remotedbg setting", hint)

@@ -1,0 +1,47 @@
+"""`import remotedbg` and the hook, switched off, stay light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["debugpy", "flask", "pydevd", "remotedbg.gate", "remotedbg.bridge", "asyncio"]
+
+
+def imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_import_remotedbg_is_light() -> None:
+    """Importing the package imports neither debugpy nor Flask nor the machinery."""
+    modules = imported_after("import remotedbg")
+    assert not modules & set(HEAVY)
+
+
+def test_switched_off_hook_is_light() -> None:
+    """A WSGI app wrapped with the hook switched off still imports nothing heavy."""
+    code = (
+        "from remotedbg import RemoteDebugMiddleware\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', []); return [b'ok']\n"
+        "hooked = RemoteDebugMiddleware(app)\n"
+        "assert hooked.gate is None\n"
+        "list(hooked({'REMOTE_ADDR': '127.0.0.1', 'PATH_INFO': '/'}, lambda s, h: None))\n"
+    )
+    modules = imported_after(code, env={"PATH": "/usr/bin"})
+    assert not modules & set(HEAVY)
+
+
+def test_exports() -> None:
+    """`__all__` is the public contract, and each name resolves."""
+    import remotedbg
+
+    assert sorted(remotedbg.__all__) == remotedbg.__all__
+    for name in remotedbg.__all__:
+        assert getattr(remotedbg, name) is not None
+    assert json.dumps(dir(remotedbg))
