@@ -20,7 +20,7 @@ __all__ = ["MAX_TOKEN_FAILURES", "AccessPolicy", "Window"]
 #: Wrong tokens from one address before it is locked out for the rest of the window.
 MAX_TOKEN_FAILURES = 5
 #: The attach argument that carries the token.
-TOKEN_FIELD = "remotedbgToken"
+TOKEN_FIELD = "remotedbgToken"  # noqa: S105 - the name of a field, not a secret
 
 
 class Window:

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 __all__ = ["AddressSet", "IPAddress", "IPNetwork", "parse_address", "parse_network"]
 
-IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-IPNetwork = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _fold(address: IPAddress) -> IPAddress:
@@ -53,9 +53,7 @@ def parse_network(text: str) -> IPNetwork:
 
 
 def _merge(networks: t.Iterable[IPNetwork]) -> tuple[list[int], list[int]]:
-    ranges = sorted(
-        (int(net.network_address), int(net.broadcast_address)) for net in networks
-    )
+    ranges = sorted((int(net.network_address), int(net.broadcast_address)) for net in networks)
     starts: list[int] = []
     ends: list[int] = []
     for start, end in ranges:

@@ -17,7 +17,7 @@ def import_root(module_name: str) -> str | None:
     """The sys.path folder that `module_name` was imported from, if it came from a file."""
     module = sys.modules.get(module_name)
     filename = getattr(module, "__file__", None)
-    if not filename:
+    if not isinstance(filename, str):
         return None
     path = os.path.dirname(os.path.abspath(filename))
     depth = module_name.count(".")

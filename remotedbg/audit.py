@@ -15,9 +15,7 @@ __all__ = ["AUDIT_LOGGER", "Audit"]
 AUDIT_LOGGER = "remotedbg.audit"
 
 #: Events that mean someone was refused or something broke: logged at WARNING.
-_WARNINGS = frozenset(
-    {"arm_failed", "refused", "token_rejected", "locked_out", "fault", "expired"}
-)
+_WARNINGS = frozenset({"arm_failed", "refused", "token_rejected", "locked_out", "fault", "expired"})
 
 
 def _logfmt(value: object) -> str:

@@ -11,12 +11,15 @@ the feature degrades and says so once in the log.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
-import types
 import typing as t
 
 from .errors import ArmError
+
+if t.TYPE_CHECKING:
+    import types
 
 __all__ = ["DebugpyBackend", "hidden_thread"]
 
@@ -50,6 +53,9 @@ class DebugpyBackend:
         """Listen on 127.0.0.1 and return the bound address; raises ArmError on failure."""
         if self.address is not None:
             return self.address
+        # pydevd warns on every start that frozen stdlib modules may miss breakpoints; app
+        # code is never frozen, and the warning reads like a failure at 2 a.m.
+        os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         try:
             import debugpy
         except ImportError as exc:
@@ -62,7 +68,7 @@ class DebugpyBackend:
             try:
                 host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
                 result.append((str(host), int(port)))
-            except BaseException as exc:  # noqa: BLE001 - reported to the arming thread
+            except BaseException as exc:
                 failure.append(exc)
 
         # pydevd binds on a thread of its own and waits forever if that fails: keep the

@@ -16,8 +16,7 @@ if t.TYPE_CHECKING:
 
 
 def greet(name: str) -> str:
-    greeting = f"Hello, {name}!"  # set a breakpoint here
-    return greeting
+    return f"Hello, {name}!"  # set a breakpoint here
 
 
 def divide(numerator: int, denominator: int) -> float:

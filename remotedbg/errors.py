@@ -1,17 +1,17 @@
 """Every exception remotedbg raises, drawn once so a caller sees what to catch::
 
-    RemotedbgError
-    ├── ConfigError            a setting has a bad value; names the setting and the fix
-    ├── AppLoadError           `remotedbg run APP` could not find or import APP
-    ├── ArmError               the debugger could not be started in this process
-    └── ProtocolError          bytes from a DAP peer broke the protocol (one connection)
-        ├── FramingError       the Content-Length framing is wrong
-        │   ├── MissingContentLength
-        │   ├── BadContentLength
-        │   ├── MessageTooLarge
-        │   └── TruncatedMessage   EOF in the middle of a message
-        ├── NotJSON            the body is not UTF-8 JSON
-        └── NotDAPMessage      the body is JSON but not a DAP request, response or event
+RemotedbgError
+├── ConfigError            a setting has a bad value; names the setting and the fix
+├── AppLoadError           `remotedbg run APP` could not find or import APP
+├── ArmError               the debugger could not be started in this process
+└── ProtocolError          bytes from a DAP peer broke the protocol (one connection)
+    ├── FramingError       the Content-Length framing is wrong
+    │   ├── MissingContentLength
+    │   ├── BadContentLength
+    │   ├── MessageTooLarge
+    │   └── TruncatedMessage   EOF in the middle of a message
+    ├── NotJSON            the body is not UTF-8 JSON
+    └── NotDAPMessage      the body is JSON but not a DAP request, response or event
 """
 
 from __future__ import annotations

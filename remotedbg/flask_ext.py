@@ -36,7 +36,7 @@ class RemoteDebugger:
         if settings is None:
             settings = _settings_for(app, self.overrides)
         middleware = RemoteDebugMiddleware(
-            app.wsgi_app,  # type: ignore[arg-type]
+            app.wsgi_app,
             settings,
             app_root=import_root(app.import_name) or app.root_path,
         )

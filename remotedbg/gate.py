@@ -8,6 +8,7 @@ believing it already listens (the listener's threads did not survive the fork).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -105,7 +106,7 @@ class Gate:
                 return False
             try:
                 self._start(state)
-            except (ArmError, OSError) as exc:
+            except ArmError as exc:
                 self.window.close()
                 state.failed = str(exc)
                 log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
@@ -131,7 +132,18 @@ class Gate:
             )
         # Bind the public port before starting debugpy: a busy port must fail while
         # nothing irreversible has happened yet.
-        state.bridge.start()
+        host, port = self.settings.dap_host, self.settings.dap_port
+        try:
+            state.bridge.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ArmError(
+                    f"the debugger port {host}:{port} is in use (another process, or another "
+                    f"worker of this app, holds it); free it or set REMOTEDBG_DAP_PORT"
+                ) from None
+            raise ArmError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"
+            ) from None
         try:
             state.backend.start()
         except ArmError:
@@ -214,4 +226,3 @@ class Gate:
     ) -> None:
         if self.armed:
             self.state.backend.report_uncaught(excinfo)
-

@@ -119,9 +119,7 @@ class RemoteDebugMiddleware:
         return [body]
 
 
-def _internal_server_error(
-    environ: WSGIEnvironment, start_response: StartResponse
-) -> list[bytes]:
+def _internal_server_error(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     """A plain 500; passing exc_info lets the server re-raise if headers were already sent."""
     body = b"<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>"
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]

@@ -10,6 +10,7 @@ unhandled errors with a 500 itself.
 
 from __future__ import annotations
 
+import logging
 import sys
 import typing as t
 
@@ -24,7 +25,9 @@ if t.TYPE_CHECKING:
 __all__ = ["hook_app", "serve"]
 
 
-def hook_app(loaded: LoadedApp, settings: Settings) -> tuple[WSGIApplication, RemoteDebugMiddleware]:
+def hook_app(
+    loaded: LoadedApp, settings: Settings
+) -> tuple[WSGIApplication, RemoteDebugMiddleware]:
     """Wrap the loaded app for debugging; Flask apps also get debug mode and the extension."""
     app = loaded.app
     flask = sys.modules.get("flask")
@@ -35,9 +38,7 @@ def hook_app(loaded: LoadedApp, settings: Settings) -> tuple[WSGIApplication, Re
         middleware = RemoteDebugger().init_app(app, settings)
         middleware.errors_to_500 = True
         return app, middleware
-    middleware = RemoteDebugMiddleware(
-        app, settings, app_root=loaded.root, errors_to_500=True
-    )
+    middleware = RemoteDebugMiddleware(app, settings, app_root=loaded.root, errors_to_500=True)
     return middleware, middleware
 
 
@@ -61,10 +62,26 @@ def instructions(host: str, port: int, settings: Settings) -> str:
     )
 
 
+def configure_logging() -> None:
+    """Show remotedbg's events on stderr, unless the app already routes logging itself.
+
+    The audit trail is INFO; Python's last-resort handler would show only warnings, and
+    an unlogged arm or attach is exactly what must not happen in our own server.
+    """
+    logger = logging.getLogger("remotedbg")
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def serve(loaded: LoadedApp, settings: Settings, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     app, _ = hook_app(loaded, settings)
+    configure_logging()
     print(instructions(host, port, settings), file=sys.stderr, flush=True)
     run_simple(
         host,

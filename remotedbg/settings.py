@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from .addresses import AddressSet, parse_network
 from .errors import ConfigError
 
-__all__ = ["SPECS", "Settings", "SettingSpec"]
+__all__ = ["SPECS", "SettingSpec", "Settings"]
 
 ENV_PREFIX = "REMOTEDBG_"
 MIN_TOKEN_LENGTH = 16
@@ -41,7 +41,9 @@ def parse_bool(name: str, raw: object) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise ConfigError(name, raw, "not a yes/no value", "use 1, true, yes or on, or 0, false, no or off")
+    raise ConfigError(
+        name, raw, "not a yes/no value", "use 1, true, yes or on, or 0, false, no or off"
+    )
 
 
 def _entries(raw: object) -> list[str]:
@@ -169,6 +171,28 @@ def parse_until(name: str, raw: object) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+BACKENDS = ("debugpy", "pycharm")
+
+
+def parse_backend(name: str, raw: object) -> str:
+    text = str(raw).strip().lower()
+    if text not in BACKENDS:
+        raise ConfigError(name, raw, "not a known backend", f"use one of: {', '.join(BACKENDS)}")
+    return text
+
+
+def parse_endpoint(name: str, raw: object) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``; a tuple is taken as it is."""
+    if isinstance(raw, tuple) and len(raw) == 2:
+        return parse_host(name, raw[0]), parse_port(name, raw[1])
+    text = str(raw).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port:
+        raise ConfigError(name, raw, "not a host:port address", "write it like 127.0.0.1:5679")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return parse_host(name, host), parse_port(name, port)
+
+
 class SettingSpec(t.NamedTuple):
     """How one setting is named, parsed and documented."""
 
@@ -182,47 +206,97 @@ class SettingSpec(t.NamedTuple):
 
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
-        "enable", "REMOTEDBG_ENABLE", None, parse_bool, "off",
+        "enable",
+        "REMOTEDBG_ENABLE",
+        None,
+        parse_bool,
+        "off",
         "Master switch for the hook in your app: 1/true/yes/on or 0/false/no/off. "
         "`remotedbg run` implies it.",
     ),
     SettingSpec(
-        "allow", "REMOTEDBG_ALLOW", "--allow", parse_allow, "127.0.0.1,::1",
+        "allow",
+        "REMOTEDBG_ALLOW",
+        "--allow",
+        parse_allow,
+        "127.0.0.1,::1",
         "Client addresses that may arm the debugger: IPs and CIDRs, IPv4 and IPv6, comma or "
         "space separated. A catch-all such as 0.0.0.0/0 is refused.",
     ),
     SettingSpec(
-        "trusted_proxies", "REMOTEDBG_TRUSTED_PROXIES", "--trusted-proxy", parse_networks,
+        "trusted_proxies",
+        "REMOTEDBG_TRUSTED_PROXIES",
+        "--trusted-proxy",
+        parse_networks,
         "none",
         "CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header is believed, "
         "walked from the right. From any other peer, a forwarding header blocks arming.",
     ),
     SettingSpec(
-        "dap_host", "REMOTEDBG_DAP_HOST", "--dap-host", parse_host, "127.0.0.1",
+        "dap_host",
+        "REMOTEDBG_DAP_HOST",
+        "--dap-host",
+        parse_host,
+        "127.0.0.1",
         "Address the IDE attaches to. Anything but loopback requires a token.",
     ),
     SettingSpec(
-        "dap_port", "REMOTEDBG_DAP_PORT", "--dap-port", parse_port, "5678",
+        "dap_port",
+        "REMOTEDBG_DAP_PORT",
+        "--dap-port",
+        parse_port,
+        "5678",
         "Port the IDE attaches to (0 picks a free one; the status page tells which).",
     ),
     SettingSpec(
-        "token", "REMOTEDBG_TOKEN", "--token", parse_token, "none",
+        "token",
+        "REMOTEDBG_TOKEN",
+        "--token",
+        parse_token,
+        "none",
         f"Shared secret the IDE must send as `remotedbgToken` in its attach request; at least "
         f"{MIN_TOKEN_LENGTH} printable characters. `remotedbg token` makes one.",
     ),
     SettingSpec(
-        "ttl", "REMOTEDBG_TTL", "--ttl",
-        lambda name, raw: parse_duration(name, raw, zero_ok=False, maximum=MAX_TTL), "30m",
+        "ttl",
+        "REMOTEDBG_TTL",
+        "--ttl",
+        lambda name, raw: parse_duration(name, raw, zero_ok=False, maximum=MAX_TTL),
+        "30m",
         "How long an armed window lasts: 90s, 30m, 2h (at most 24h).",
     ),
     SettingSpec(
-        "wait", "REMOTEDBG_WAIT", "--wait",
-        lambda name, raw: parse_duration(name, raw, zero_ok=True, maximum=MAX_WAIT), "0",
+        "wait",
+        "REMOTEDBG_WAIT",
+        "--wait",
+        lambda name, raw: parse_duration(name, raw, zero_ok=True, maximum=MAX_WAIT),
+        "0",
         "Hold the arming request until an IDE attaches, at most this long.",
     ),
     SettingSpec(
-        "until", "REMOTEDBG_UNTIL", "--until", parse_until, "none",
+        "until",
+        "REMOTEDBG_UNTIL",
+        "--until",
+        parse_until,
+        "none",
         "Absolute deadline (ISO 8601 with a time zone); after it nothing arms again.",
+    ),
+    SettingSpec(
+        "backend",
+        "REMOTEDBG_BACKEND",
+        None,
+        parse_backend,
+        "debugpy",
+        "debugpy (the IDE attaches to the bridge) or pycharm (arming connects out to "
+        "PyCharm's debug server at REMOTEDBG_IDE; needs remotedbg[pycharm]).",
+    ),
+    SettingSpec(
+        "ide",
+        "REMOTEDBG_IDE",
+        None,
+        parse_endpoint,
+        "none",
+        "host:port of PyCharm's debug server, for REMOTEDBG_BACKEND=pycharm.",
     ),
 )
 _BY_FIELD = {spec.field: spec for spec in SPECS}
@@ -248,6 +322,8 @@ class Settings:
     ttl: float = 1800.0
     wait: float = 0.0
     until: datetime | None = None
+    backend: str = "debugpy"
+    ide: tuple[str, int] | None = None
 
     @classmethod
     def load(
@@ -294,6 +370,14 @@ class Settings:
                 "listens beyond this machine without a token, so anyone who reaches it runs code",
                 "set REMOTEDBG_TOKEN (make one with `remotedbg token`), or keep 127.0.0.1 and "
                 "use an SSH tunnel",
+            )
+        if self.backend == "pycharm" and self.ide is None:
+            raise ConfigError(
+                name_of("backend"),
+                self.backend,
+                "needs the address of PyCharm's debug server",
+                "set REMOTEDBG_IDE=host:port (the port of your Python Debug Server "
+                "run configuration)",
             )
         if self.wait > self.ttl:
             raise ConfigError(

@@ -8,7 +8,6 @@ import typing as t
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from remotedbg.addresses import AddressSet
 from remotedbg.client_address import resolve_client
 
@@ -38,8 +37,11 @@ def env(remote: str, **headers: str) -> dict[str, t.Any]:
         (env("10.0.0.1", x_forwarded_for="203.0.113.7:5555"), PROXY, "203.0.113.7"),
         (env("10.0.0.1", x_forwarded_for="[2001:db8::7]:80"), PROXY, "2001:db8::7"),
         (env("10.0.0.1", forwarded='for="[2001:db8::7]:4711";proto=https'), PROXY, "2001:db8::7"),
-        (env("10.0.0.1", forwarded="for=1.1.1.1, for=203.0.113.7;by=10.0.0.1"), PROXY,
-         "203.0.113.7"),
+        (
+            env("10.0.0.1", forwarded="for=1.1.1.1, for=203.0.113.7;by=10.0.0.1"),
+            PROXY,
+            "203.0.113.7",
+        ),
         # All hops trusted: the leftmost is the client.
         (env("10.0.0.1", x_forwarded_for="10.0.0.2"), PROXY, "10.0.0.2"),
         # Unknowable: no hop header from a proxy, junk hops, disagreeing headers.
@@ -48,10 +50,12 @@ def env(remote: str, **headers: str) -> dict[str, t.Any]:
         (env("10.0.0.1", x_forwarded_for="unknown"), PROXY, None),
         (env("10.0.0.1", forwarded="for=_hidden"), PROXY, None),
         (env("10.0.0.1", forwarded="proto=https"), PROXY, None),
-        (env("10.0.0.1", forwarded="for=127.0.0.1", x_forwarded_for="203.0.113.7"), PROXY,
-         None),
-        (env("10.0.0.1", forwarded="for=203.0.113.7", x_forwarded_for="203.0.113.7"), PROXY,
-         "203.0.113.7"),
+        (env("10.0.0.1", forwarded="for=127.0.0.1", x_forwarded_for="203.0.113.7"), PROXY, None),
+        (
+            env("10.0.0.1", forwarded="for=203.0.113.7", x_forwarded_for="203.0.113.7"),
+            PROXY,
+            "203.0.113.7",
+        ),
         (env(""), NONE, None),
         ({}, NONE, None),
         (env("unix:/tmp/sock"), NONE, None),

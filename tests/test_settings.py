@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from remotedbg.errors import ConfigError
 from remotedbg.settings import SPECS, Settings
 
@@ -86,8 +84,15 @@ def test_defaults_are_closed() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("45", 45), ("1.5h", 5400),
-     (" 10M ", 600)],
+    [
+        ("90s", 90),
+        ("30m", 1800),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        ("45", 45),
+        ("1.5h", 5400),
+        (" 10M ", 600),
+    ],
 )
 def test_durations(text: str, seconds: float) -> None:
     """Durations take s/m/h units, combinations and bare seconds."""
@@ -140,7 +145,9 @@ def test_python_values_accepted() -> None:
     settings = Settings.load(
         {}, {"enable": True, "allow": ["10.0.0.0/8", "192.0.2.1"], "dap_port": 0, "ttl": 60}
     )
-    assert settings.enable and settings.dap_port == 0 and settings.ttl == 60
+    assert settings.enable
+    assert settings.dap_port == 0
+    assert settings.ttl == 60
     assert "192.0.2.1" in settings.allow
 
 
@@ -163,9 +170,9 @@ def test_loopback_hosts_need_no_token(host: str) -> None:
 
 def test_every_spec_documented() -> None:
     """Each setting has an env var, help text and a default, for the docs' reference."""
-    fields = {f for f in Settings.__dataclass_fields__}
+    fields = set(Settings.__dataclass_fields__)
     assert {spec.field for spec in SPECS} == fields
     for spec in SPECS:
-        assert spec.env.startswith("REMOTEDBG_") and spec.help and spec.default
-
-
+        assert spec.env.startswith("REMOTEDBG_")
+        assert spec.help
+        assert spec.default

@@ -1,0 +1,141 @@
+"""Real servers in subprocesses for end-to-end tests, in the manner of Werkzeug's DevServerClient.
+
+Each server runs on free loopback ports and is waited for until it answers. Requests can be
+sent from any 127.0.0.0/8 source address, which is how tests play a second client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+APPS = TESTS / "apps"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def marker_line(path: Path, marker: str) -> int:
+    """The 1-based line holding `# marker` in `path`: tests name lines, not numbers."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if f"# {marker}" in line:
+            return number
+    raise LookupError(f"{marker!r} not in {path}")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+class Response(t.NamedTuple):
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> t.Any:
+        return json.loads(self.body)
+
+
+def http_get(
+    port: int,
+    path: str = "/",
+    *,
+    source: str = "127.0.0.1",
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Response:
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
+    )
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return Response(response.status, response.read(), dict(response.getheaders()))
+    finally:
+        conn.close()
+
+
+class Server:
+    """A server subprocess with its log captured to a file."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        http_port: int,
+        env: dict[str, str] | None = None,
+        cwd: Path = TESTS,
+        log_path: Path,
+    ) -> None:
+        self.http_port = http_port
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        for key in [k for k in full_env if k.startswith("REMOTEDBG_") and k not in (env or {})]:
+            del full_env[key]
+        self.process = subprocess.Popen(
+            argv, cwd=cwd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log}")
+            if port_open(self.http_port):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"server not ready after {timeout}s:\n{self.log}")
+
+    def get(self, path: str = "/", **kwargs: t.Any) -> Response:
+        return http_get(self.http_port, path, **kwargs)
+
+    @property
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.log)
+            if match:
+                return match
+            time.sleep(0.05)
+        raise TimeoutError(f"{pattern!r} not in log after {timeout}s:\n{self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+
+
+def remotedbg_run(
+    app: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Server:
+    http_port = free_port()
+    argv = [sys.executable, "-m", "remotedbg", "run", app, "--port", str(http_port), *args]
+    server = Server(argv, http_port=http_port, env=env, log_path=tmp_path / "server.log")
+    server.wait_ready()
+    return server

@@ -1,0 +1,191 @@
+"""`remotedbg run` end to end: real server, real debugpy, real DAP client, real sockets."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dap_client import DAPClient
+from ide import Background, attach, top_frame
+from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
+
+pytestmark = pytest.mark.e2e
+
+FLASK_APP = APPS / "flask_app.py"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+    """`remotedbg run` on the Flask sample app, with its debugger port."""
+    dap_port = free_port()
+    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port))
+    yield srv, dap_port
+    srv.stop()
+
+
+def test_not_allowlisted_client_never_arms(server: tuple[Server, int]) -> None:
+    """A request from 127.0.0.2 is served but leaves the debugger port closed."""
+    srv, dap_port = server
+    assert srv.get("/health", source="127.0.0.2").body == b"ok"
+    assert not port_open(dap_port)
+    assert "ARMED" not in srv.log
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-For": "127.0.0.1"},
+        {"Forwarded": "for=127.0.0.1"},
+        {"X-Real-IP": "127.0.0.1"},
+    ],
+)
+def test_spoofed_forwarding_headers_never_arm(
+    server: tuple[Server, int], headers: dict[str, str]
+) -> None:
+    """Forwarding headers from an untrusted peer block arming, from outside and from loopback."""
+    srv, dap_port = server
+    assert srv.get("/health", source="127.0.0.2", headers=headers).status == 200
+    assert srv.get("/health", source="127.0.0.1", headers=headers).status == 200
+    assert not port_open(dap_port)
+
+
+def test_status_page_is_hidden_from_others(server: tuple[Server, int]) -> None:
+    """Only allowlisted clients see /__remotedbg__; others get the app's own 404."""
+    srv, dap_port = server
+    assert srv.get("/__remotedbg__", source="127.0.0.2").status == 404
+    assert not port_open(dap_port)
+
+
+def test_allowlisted_request_arms_before_its_response(server: tuple[Server, int]) -> None:
+    """By the time the arming response arrives, the debugger port accepts connections."""
+    srv, dap_port = server
+    status = srv.get("/__remotedbg__").json()
+    assert port_open(dap_port)
+    assert status["armed"] is True
+    assert status["dap_host"] == "127.0.0.1"
+    assert status["dap_port"] == dap_port
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["expires_at"])
+    assert status["app_root"] == str(APPS)
+    assert status["pid"] == srv.process.pid
+    banner = srv.wait_for_log(r"DEBUGGER ARMED by 127\.0\.0\.1 in pid (\d+)")
+    assert int(banner.group(1)) == srv.process.pid
+    assert "can run any code in this process" in srv.log
+    assert re.search(r"event=armed client=127\.0\.0\.1", srv.log)
+
+
+def test_breakpoint_variables_continue(server: tuple[Server, int]) -> None:
+    """Attach, break in a view, read a local, continue, and the HTTP response arrives."""
+    srv, dap_port = server
+    srv.get("/health")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        assert attach(client, breakpoints={FLASK_APP: [line]})["success"]
+        request = Background(srv.http_port, "/")
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["reason"] == "breakpoint"
+        frame, local_vars = top_frame(client, stopped["threadId"])
+        assert (frame["name"], frame["line"]) == ("index", line)
+        assert local_vars["visitor"] == "'tester'"
+        client.request("continue", {"threadId": stopped["threadId"]})
+        response = request.result()
+        assert (response.status, response.body) == (200, b"hello tester")
+
+
+def test_unhandled_exception_stops_once_then_500(server: tuple[Server, int]) -> None:
+    """An unhandled view error stops the IDE once, at the raising frame; the client gets a 500."""
+    srv, dap_port = server
+    srv.get("/health")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(client)
+        request = Background(srv.http_port, "/boom")
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["reason"] == "exception"
+        assert stopped["text"] == "RuntimeError"
+        frame, local_vars = top_frame(client, stopped["threadId"])
+        assert (frame["name"], frame["line"]) == ("boom", marker_line(FLASK_APP, "RAISE: boom"))
+        assert local_vars["secret_number"] == "42"
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert request.result().status == 500
+        with pytest.raises(TimeoutError):
+            client.wait_event("stopped", timeout=1.0)
+    assert srv.get("/health").body == b"ok"
+
+
+def test_after_disconnect_the_app_serves_and_no_longer_stops(server: tuple[Server, int]) -> None:
+    """Once the IDE disconnects, breakpoints are gone and requests complete normally."""
+    srv, dap_port = server
+    srv.get("/health")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(client, breakpoints={FLASK_APP: [line]})
+        assert client.request("disconnect", {"terminateDebuggee": False})["success"]
+    assert srv.get("/", timeout=10).body == b"hello tester"
+    assert srv.get("/boom", timeout=10).status == 500
+    assert srv.get("/health").body == b"ok"
+
+
+def test_exception_without_ide_is_a_500(server: tuple[Server, int]) -> None:
+    """With passthrough errors on and nobody attached, an error is still a 500, not a drop."""
+    srv, _ = server
+    assert srv.get("/boom", source="127.0.0.2").status == 500
+    assert srv.get("/boom").status == 500
+    assert srv.get("/health").body == b"ok"
+
+
+def test_fifty_concurrent_first_requests_arm_once(server: tuple[Server, int]) -> None:
+    """Fifty simultaneous first requests start exactly one listener and all get their page."""
+    srv, dap_port = server
+    sources = [f"127.0.0.{1 + i % 2}" for i in range(50)]
+    srv_allow = sources.count("127.0.0.1")
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        responses = list(pool.map(lambda s: srv.get("/health", source=s), sources))
+    assert [r.body for r in responses] == [b"ok"] * 50
+    assert port_open(dap_port)
+    srv.wait_for_log("event=armed")
+    assert srv.log.count("event=armed") == 1
+    assert srv.log.count("DEBUGGER ARMED") == 1
+    assert srv_allow == 25
+
+
+def test_busy_debugger_port_is_one_line_and_the_app_goes_on(tmp_path: Path) -> None:
+    """If the debugger port is taken, arming fails in one logged line; nothing hangs."""
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+        srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(busy))
+        try:
+            status = srv.get("/__remotedbg__", timeout=20).json()
+            assert status["armed"] is False
+            assert "in use" in status["error"]
+            assert srv.get("/health", timeout=10).body == b"ok"
+            assert srv.get("/health", timeout=10).body == b"ok"
+            srv.wait_for_log("could not arm")
+            assert srv.log.count("could not arm the debugger") == 1
+            assert "Traceback" not in srv.log
+        finally:
+            srv.stop()
+
+
+def test_until_in_the_past_never_arms(tmp_path: Path) -> None:
+    """After REMOTEDBG_UNTIL, even an allowlisted request does not arm."""
+    dap_port = free_port()
+    srv = remotedbg_run(
+        str(FLASK_APP),
+        tmp_path,
+        "--dap-port",
+        str(dap_port),
+        "--until",
+        "2020-01-01T00:00Z",
+    )
+    try:
+        assert srv.get("/__remotedbg__").json()["armed"] is False
+        assert not port_open(dap_port)
+        srv.wait_for_log("REMOTEDBG_UNTIL has passed")
+    finally:
+        srv.stop()

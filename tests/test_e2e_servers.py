@@ -1,0 +1,115 @@
+"""The hook under other servers: gunicorn's sync worker, and Flask's reloader."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dap_client import DAPClient
+from ide import Background, attach, top_frame
+from servers import APPS, Server, free_port, marker_line, port_open
+
+pytestmark = pytest.mark.e2e
+
+
+def start(argv: list[str], tmp_path: Path, http_port: int, env: dict[str, str]) -> Server:
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    return server
+
+
+@pytest.fixture(params=["wsgi_app", "flask_ext_app"])
+def gunicorn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, int, Path]]:
+    """gunicorn, one sync worker, serving an app hooked with the middleware or the extension."""
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{http_port}",
+        "--timeout",
+        "120",
+        f"{request.param}:app",
+    ]
+    env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
+    server = start(argv, tmp_path, http_port, env)
+    yield server, dap_port, APPS / f"{request.param}.py"
+    server.stop()
+
+
+def test_gunicorn_arms_only_for_allowlisted(gunicorn: tuple[Server, int, Path]) -> None:
+    """Under gunicorn, a spoofed or foreign request leaves the port closed; a local one opens it."""
+    server, dap_port, _ = gunicorn
+    assert server.get("/health", source="127.0.0.2").status == 200
+    assert server.get("/health", headers={"X-Forwarded-For": "127.0.0.1"}).status == 200
+    assert not port_open(dap_port)
+    assert server.get("/health").status == 200
+    assert port_open(dap_port)
+
+
+def test_gunicorn_breakpoint_and_exception(gunicorn: tuple[Server, int, Path]) -> None:
+    """Under gunicorn: a breakpoint with locals, then an uncaught error stopping once and a 500."""
+    server, dap_port, app_file = gunicorn
+    server.get("/health")
+    line = marker_line(app_file, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        assert attach(client, breakpoints={app_file: [line]})["success"]
+        request = Background(server.http_port, "/")
+        stopped = client.wait_event("stopped")["body"]
+        frame, local_vars = top_frame(client, stopped["threadId"])
+        assert frame["line"] == line
+        assert local_vars["visitor"] == "'tester'"
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert request.result().body == b"hello tester"
+
+        request = Background(server.http_port, "/boom")
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["reason"] == "exception"
+        frame, local_vars = top_frame(client, stopped["threadId"])
+        assert (frame["name"], frame["line"]) == ("boom", marker_line(app_file, "RAISE: boom"))
+        assert local_vars["secret_number"] == "42"
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert request.result().status == 500
+        with pytest.raises(TimeoutError):
+            client.wait_event("stopped", timeout=1.0)
+    assert server.get("/health").body == b"ok"
+
+
+def test_non_debugging_errors_are_left_to_the_server(gunicorn: tuple[Server, int, Path]) -> None:
+    """A foreign client's error is gunicorn's (or Flask's) to answer, as without remotedbg."""
+    server, _, _ = gunicorn
+    assert server.get("/boom", source="127.0.0.2").status == 500
+    assert server.get("/health", source="127.0.0.2").body == b"ok"
+
+
+def test_reloader_parent_never_arms(tmp_path: Path) -> None:
+    """Under `flask run --reload`, only the serving child arms, never the reloader parent."""
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "flask_ext_app",
+        "run",
+        "--reload",
+        "--no-debugger",
+        "--port",
+        str(http_port),
+    ]
+    env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
+    server = start(argv, tmp_path, http_port, env)
+    try:
+        status = server.get("/__remotedbg__").json()
+        assert status["armed"] is True
+        assert status["pid"] != server.process.pid
+        assert server.log.count("DEBUGGER ARMED") == 1
+    finally:
+        server.stop()
