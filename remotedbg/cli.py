@@ -13,7 +13,7 @@ import typing as t
 import click
 
 from .errors import RemotedbgError
-from .settings import SPECS, Settings, parse_host, parse_port
+from .settings import SPECS, Settings, SettingSpec, parse_host, parse_port
 
 __all__ = ["CLIError", "cli", "main"]
 
@@ -26,29 +26,44 @@ class CLIError(click.ClickException):
     exit_code = 2
 
 
-def settings_options(func: F) -> F:
-    """Add an option for every setting that has one, in the order of the settings table."""
-    for spec in reversed(SPECS):
-        if spec.option is None:
-            continue
-        repeatable = spec.option in ("--allow", "--trusted-proxy")
-        func = click.option(
-            spec.option,
-            spec.field,
-            multiple=repeatable,
-            default=() if repeatable else None,
-            metavar="ADDR" if repeatable else "VALUE",
-            help=f"{spec.help} [env: {spec.env}; default: {spec.default}]",
-        )(func)
-    return func
+def settings_options(*exclude: str) -> t.Callable[[F], F]:
+    """Add an option for every setting that has one (but `exclude`), in the table's order."""
+
+    def decorate(func: F) -> F:
+        for spec in reversed(SPECS):
+            if spec.option is not None and spec.field not in exclude:
+                func = _setting_option(spec)(func)
+        return func
+
+    return decorate
+
+
+def _setting_option(spec: SettingSpec) -> t.Callable[[F], F]:
+    if spec.option is None:
+        raise ValueError(f"{spec.field} has no CLI option")
+    repeatable = spec.option in ("--allow", "--trusted-proxy")
+    return click.option(
+        spec.option,
+        spec.field,
+        multiple=repeatable,
+        default=() if repeatable else None,
+        metavar="ADDR" if repeatable else "VALUE",
+        help=f"{spec.help} [env: {spec.env}; default: {spec.default}]",
+    )
+
+
+SPECS_BY_FIELD = {spec.field: spec for spec in SPECS}
+_BRIDGE_LABELS = {"dap_host": "--listen", "dap_port": "--listen"}
+
+
+def _label(field: str) -> str:
+    spec = SPECS_BY_FIELD.get(field)
+    return (spec.option or spec.env) if spec is not None else field
 
 
 def load_settings(options: t.Mapping[str, object], **forced: object) -> Settings:
-    labels = {spec.field: spec.option or spec.env for spec in SPECS}
     try:
-        return Settings.load(
-            overrides={**options, **forced}, label=lambda field: labels.get(field, field)
-        )
+        return Settings.load(overrides={**options, **forced}, label=_label)
     except RemotedbgError as exc:
         raise CLIError(str(exc)) from None
 
@@ -93,7 +108,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("app", metavar="APP")
 @_serve_options
-@settings_options
+@settings_options()
 def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
     """Serve APP with debugging armed for allowlisted clients.
 
@@ -106,7 +121,7 @@ def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
 
 @cli.command()
 @_serve_options
-@settings_options
+@settings_options()
 def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
     """Serve a small demo app with debugging armed for this machine only."""
     settings = load_settings(_setting_values(kwargs), enable=True)
@@ -121,9 +136,65 @@ def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
 
 
 @cli.command()
+@click.option(
+    "--listen",
+    default="127.0.0.1:5678",
+    metavar="HOST:PORT",
+    help="Where the IDE attaches. Off loopback, a token is required. [default: 127.0.0.1:5678]",
+)
+@click.option(
+    "--upstream",
+    required=True,
+    metavar="HOST:PORT",
+    help="Where debugpy listens, e.g. python -m debugpy --listen 127.0.0.1:5679.",
+)
+@settings_options("dap_host", "dap_port")
+def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
+    """Guard an already-running debugpy: peer check, token, one client, expiry.
+
+    The window opens now and the command exits when it ends (--ttl, --until).
+    """
+    from .runner import configure_logging
+    from .settings import parse_endpoint
+    from .standalone import run_standalone
+
+    options = _setting_values(kwargs)
+    try:
+        dap_host, dap_port = parse_endpoint("--listen", listen)
+        upstream_address = parse_endpoint("--upstream", upstream)
+        settings = Settings.load(
+            overrides={**options, "dap_host": dap_host, "dap_port": dap_port},
+            label=lambda field: _BRIDGE_LABELS.get(field) or _label(field),
+        )
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
+    configure_logging()
+    try:
+        reason = run_standalone(settings, upstream_address, announce=_announce)
+    except OSError as exc:
+        raise CLIError(f"--listen={listen!r}: cannot listen ({exc.strerror or exc})") from None
+    click.echo(f"remotedbg bridge: {reason}", err=True)
+
+
+def _announce(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@cli.command()
 def token() -> None:
     """Print a fresh random token for REMOTEDBG_TOKEN."""
     click.echo(secrets.token_urlsafe(32))
+
+
+def _register() -> None:
+    from .doctor import doctor_command
+    from .ide_config import config_group
+
+    cli.add_command(doctor_command)
+    cli.add_command(config_group)
+
+
+_register()
 
 
 def main() -> None:

@@ -41,6 +41,34 @@ def hidden_thread(target: t.Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
+T = t.TypeVar("T")
+
+
+def run_bounded(func: t.Callable[[], T], name: str, timeout: float) -> T:
+    """Run `func` on a hidden thread; its result, its exception, or TimeoutError.
+
+    For debugger calls that may block forever (pydevd waits without a timeout when its
+    socket fails): the caller is a request thread that must not hang with them.
+    """
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(func())
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = hidden_thread(target, name)
+    worker.start()
+    worker.join(timeout)
+    if failure:
+        raise failure[0]
+    if not result:
+        raise TimeoutError(f"{name} did not finish within {timeout:g}s")
+    return result[0]
+
+
 class DebugpyBackend:
     """debugpy's in-process DAP server for this process; started at most once."""
 
@@ -61,26 +89,21 @@ class DebugpyBackend:
         except ImportError as exc:
             raise ArmError(f"debugpy is not importable ({exc}); pip install debugpy") from None
         self.version = getattr(debugpy, "__version__", "unknown")
-        result: list[tuple[str, int]] = []
-        failure: list[BaseException] = []
 
-        def listen() -> None:
-            try:
-                host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
-                result.append((str(host), int(port)))
-            except BaseException as exc:
-                failure.append(exc)
+        def listen() -> tuple[str, int]:
+            host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+            return str(host), int(port)
 
         # pydevd binds on a thread of its own and waits forever if that fails: keep the
         # wait bounded so a request never hangs on it.
-        worker = hidden_thread(listen, "remotedbg-listen")
-        worker.start()
-        worker.join(self.listen_timeout)
-        if failure:
-            raise ArmError(f"debugpy.listen() failed: {failure[0]}")
-        if not result:
-            raise ArmError(f"debugpy.listen() did not return within {self.listen_timeout:g}s")
-        self.address = result[0]
+        try:
+            self.address = run_bounded(listen, "remotedbg-listen", self.listen_timeout)
+        except TimeoutError:
+            raise ArmError(
+                f"debugpy.listen() did not return within {self.listen_timeout:g}s"
+            ) from None
+        except Exception as exc:
+            raise ArmError(f"debugpy.listen() failed: {exc}") from None
         self._set_nodelay()
         return self.address
 

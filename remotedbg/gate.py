@@ -26,6 +26,7 @@ if t.TYPE_CHECKING:
 
     from .addresses import IPAddress
     from .bridge import Bridge
+    from .pycharm_backend import PycharmBackend
     from .settings import Settings
 
 __all__ = ["Gate"]
@@ -35,9 +36,9 @@ log = logging.getLogger("remotedbg")
 BANNER = """
 {rule}
  * remotedbg: DEBUGGER ARMED by {client} in pid {pid}
- * IDE attach address: {host}:{port}   (token {token})
+ * {where}
  * The window closes at {expires} ({ttl}).
- * Anyone who can reach that port{and_token} can run any code in this process.
+ * {danger}
 {rule}"""
 
 
@@ -49,6 +50,8 @@ class _ProcessState:
         self.lock = threading.Lock()
         self.backend = DebugpyBackend()
         self.bridge: Bridge | None = None
+        self.pycharm: PycharmBackend | None = None
+        self.listening = False
         self.failed: str | None = None
         self.expiry_timer: threading.Timer | None = None
         self.attached = threading.Event()
@@ -89,15 +92,18 @@ class Gate:
 
     @property
     def armed(self) -> bool:
-        return self.window.is_open() and self.state.bridge is not None
+        return self._is_armed()
+
+    def _is_armed(self) -> bool:
+        return self.window.is_open() and self.state.listening
 
     def arm(self, client: str) -> bool:
         """Open the debugger for `client`'s window; True if it is armed afterwards."""
-        if self.armed:
+        if self._is_armed():
             return True
         state = self.state
         with state.lock:
-            if self.armed:
+            if self._is_armed():  # another request armed while this one waited
                 return True
             if state.failed is not None:
                 return False
@@ -105,13 +111,17 @@ class Gate:
                 self.audit("refused", client=client, reason="REMOTEDBG_UNTIL has passed")
                 return False
             try:
-                self._start(state)
+                if self.settings.backend == "pycharm":
+                    self._start_pycharm(state)
+                else:
+                    self._start(state)
             except ArmError as exc:
                 self.window.close()
                 state.failed = str(exc)
                 log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
                 self.audit("arm_failed", client=client, pid=state.pid, reason=str(exc))
                 return False
+            state.listening = True
             self._announce(client)
             self._schedule_expiry(state)
         if self.settings.wait:
@@ -150,27 +160,45 @@ class Gate:
             state.bridge.close("debugpy could not start")
             raise
 
+    def _start_pycharm(self, state: _ProcessState) -> None:
+        from .pycharm_backend import PycharmBackend
+
+        if state.pycharm is None:
+            if self.settings.ide is None:
+                raise ArmError("REMOTEDBG_BACKEND=pycharm needs REMOTEDBG_IDE=host:port")
+            state.pycharm = PycharmBackend(self.settings.ide)
+        state.pycharm.start()
+
     def _announce(self, client: str) -> None:
-        address = self.dap_address
-        token = self.settings.token is not None
+        host, port = self.dap_address
+        if self.settings.backend == "pycharm":
+            where = f"connected out to PyCharm's debug server at {host}:{port}"
+            danger = "That IDE can run any code in this process until the window closes."
+        else:
+            token = self.settings.token is not None
+            need = "required" if token else "NOT required"
+            where = f"IDE attach address: {host}:{port}   (token {need})"
+            danger = (
+                f"Anyone who can reach that port{' with the token' if token else ''} "
+                "can run any code in this process."
+            )
         log.warning(
             BANNER.format(
                 rule="*" * 78,
                 client=client,
                 pid=os.getpid(),
-                host=address[0],
-                port=address[1],
-                token="required" if token else "NOT required",
+                where=where,
+                danger=danger,
                 expires=self.window.expires_at_iso(),
                 ttl=f"in {self.window.remaining():.0f}s",
-                and_token=" with the token" if token else "",
             )
         )
         self.audit(
             "armed",
             client=client,
             pid=os.getpid(),
-            dap=f"{address[0]}:{address[1]}",
+            dap=f"{host}:{port}",
+            backend=self.settings.backend,
             expires_at=self.window.expires_at_iso(),
         )
 
@@ -193,8 +221,11 @@ class Gate:
                 state.expiry_timer = None
             was_open = self.window.expires_at is not None
             self.window.close()
+            state.listening = False
             if state.bridge is not None:
                 state.bridge.close(reason)
+            if state.pycharm is not None:
+                state.pycharm.stop()
         if was_open:
             self.audit("expired", pid=state.pid, reason=reason)
             log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)
@@ -203,6 +234,8 @@ class Gate:
 
     @property
     def dap_address(self) -> tuple[str, int]:
+        if self.settings.backend == "pycharm" and self.settings.ide is not None:
+            return self.settings.ide
         bridge = self.state.bridge
         address = bridge.address if bridge is not None else None
         return address or (self.settings.dap_host, self.settings.dap_port)
@@ -217,6 +250,7 @@ class Gate:
             "expires_at": self.window.expires_at_iso() if self.armed else None,
             "app_root": self.app_root,
             "token_required": self.settings.token is not None,
+            "backend": self.settings.backend,
             "error": self.state.failed,
         }
 
@@ -224,5 +258,5 @@ class Gate:
         self,
         excinfo: tuple[type[BaseException], BaseException, types.TracebackType | None],
     ) -> None:
-        if self.armed:
+        if self.armed and self.settings.backend == "debugpy":
             self.state.backend.report_uncaught(excinfo)

@@ -87,6 +87,18 @@ def parse_allow(name: str, raw: object) -> AddressSet:
     return allow
 
 
+def parse_proxies(name: str, raw: object) -> AddressSet:
+    proxies = parse_networks(name, raw)
+    if proxies.covers_everything():
+        raise ConfigError(
+            name,
+            str(proxies),
+            "trusts every address as a proxy, so any client could claim to be allowlisted",
+            "list only your reverse proxies, like 10.0.0.5 or 127.0.0.1",
+        )
+    return proxies
+
+
 def parse_host(name: str, raw: object) -> str:
     text = str(raw).strip()
     try:
@@ -227,7 +239,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "trusted_proxies",
         "REMOTEDBG_TRUSTED_PROXIES",
         "--trusted-proxy",
-        parse_networks,
+        parse_proxies,
         "none",
         "CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header is believed, "
         "walked from the right. From any other peer, a forwarding header blocks arming.",

@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from remotedbg.addresses import AddressSet, IPAddress, IPNetwork, parse_address, parse_network
 
 v4_networks = st.builds(

@@ -8,6 +8,7 @@ import typing as t
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from remotedbg.addresses import AddressSet
 from remotedbg.client_address import resolve_client
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from dap_client import DAPClient
 from ide import Background, attach, top_frame
 from servers import APPS, Server, free_port, marker_line, port_open

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from remotedbg.errors import ConfigError
 from remotedbg.settings import SPECS, Settings
 
@@ -20,6 +21,7 @@ BAD_ENV = [
     ("REMOTEDBG_ALLOW", "::/0", "matches every address"),
     ("REMOTEDBG_ALLOW", "", "allowlist is empty"),
     ("REMOTEDBG_TRUSTED_PROXIES", "10.0.0.0/33", "not an IP address or CIDR"),
+    ("REMOTEDBG_TRUSTED_PROXIES", "0.0.0.0/0", "trusts every address"),
     ("REMOTEDBG_DAP_HOST", "bad host!", "not an IP address or host name"),
     ("REMOTEDBG_DAP_HOST", "0.0.0.0", "without a token"),
     ("REMOTEDBG_DAP_PORT", "70000", "not a TCP port"),

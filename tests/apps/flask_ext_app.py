@@ -14,8 +14,7 @@ RemoteDebugger(app)
 @app.route("/")
 def index() -> str:
     visitor = "tester"
-    message = f"hello {visitor}"  # BREAK: index
-    return message
+    return f"hello {visitor}"  # BREAK: index
 
 
 @app.route("/boom")

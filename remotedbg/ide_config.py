@@ -1,0 +1,337 @@
+"""``remotedbg config``: attach configurations for VS Code and PyCharm.
+
+The commands here are thin: :mod:`remotedbg.vscode_config` builds and merges the VS Code
+configuration, :mod:`remotedbg.pycharm_config` words the PyCharm steps, and this module
+reads the options, fetches the server's ``app_root`` when asked, and turns every error into
+the CLI's one line with exit code 2. Its errors::
+
+    RemotedbgError
+    └── IdeConfigError        an attach configuration cannot be made or written
+        ├── LaunchJsonError   launch.json cannot be read, parsed, or has the wrong shape
+        └── StatusPageError   GET <url>/__remotedbg__ failed or returned no app_root
+
+Options with a bad value raise :class:`remotedbg.errors.ConfigError`, as settings do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import click
+
+from .errors import ConfigError, RemotedbgError
+from .settings import parse_host, parse_port
+
+__all__ = [
+    "STATUS_TIMEOUT",
+    "IdeConfigError",
+    "LaunchJsonError",
+    "StatusPageError",
+    "config_group",
+    "fetch_status",
+    "status_url",
+]
+
+#: Seconds to wait for the status page before giving up.
+STATUS_TIMEOUT = 5.0
+#: The status page is a few hundred bytes; anything far larger is not it.
+_MAX_STATUS_BYTES = 64 * 1024
+_STATUS_PATH = "/__remotedbg__"
+
+
+class IdeConfigError(RemotedbgError):
+    """An attach configuration cannot be made or written. The message is one line."""
+
+
+class LaunchJsonError(IdeConfigError):
+    """launch.json cannot be read or parsed as JSONC, or its top level or
+    ``configurations`` has the wrong type. The file is left untouched."""
+
+
+class StatusPageError(IdeConfigError):
+    """The status page could not be fetched, or did not hold an ``app_root``."""
+
+
+def status_url(url: str) -> str:
+    """The status page URL for an app URL: ``https://host/app`` → ``https://host/app/__remotedbg__``.
+
+    The status page is answered at that path under wherever the app is mounted, so the path
+    of `url` is kept. A `url` that already ends with it is returned unchanged.
+    """
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            "--url", url, "not an http or https URL", "write it like https://staging.example.com"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(_STATUS_PATH):
+        path += _STATUS_PATH
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def fetch_status(url: str, *, timeout: float = STATUS_TIMEOUT) -> dict[str, t.Any]:
+    """GET the status page of the app at `url` and return its JSON object.
+
+    The object is checked to hold a non-empty string ``app_root``; anything else (no answer,
+    an HTTP error, not JSON) raises :class:`StatusPageError` with one line that says what
+    happened and what to do.
+    """
+    target = status_url(url)
+    # status_url() admits only http and https, so no file: or custom scheme gets here.
+    request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310
+    fallback = "or pass --remote-root PATH instead"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read(_MAX_STATUS_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        hint = (
+            "it is answered only to clients on the app's REMOTEDBG_ALLOW list, with the hook on"
+            if exc.code in (403, 404)
+            else "check the app's logs"
+        )
+        raise StatusPageError(
+            f"GET {target} answered {exc.code} {exc.reason}: {hint}; {fallback}"
+        ) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise StatusPageError(
+                f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
+            ) from None
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+        raise StatusPageError(
+            f"GET {target}: could not connect ({text}); check the URL, {fallback}"
+        ) from None
+    except TimeoutError:
+        raise StatusPageError(
+            f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
+        ) from None
+    except OSError as exc:
+        raise StatusPageError(
+            f"GET {target}: {exc.strerror or exc}; check the URL, {fallback}"
+        ) from None
+    if len(body) > _MAX_STATUS_BYTES:
+        raise StatusPageError(
+            f"GET {target} returned more than {_MAX_STATUS_BYTES} bytes, which is not "
+            f"remotedbg's status page; check the URL, {fallback}"
+        )
+    try:
+        status = json.loads(body)
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        raise StatusPageError(
+            f"GET {target} did not return a JSON object, so it is not remotedbg's status page; "
+            f"check the URL, {fallback}"
+        )
+    app_root = status.get("app_root")
+    if not isinstance(app_root, str) or not app_root.strip():
+        raise StatusPageError(
+            f"GET {target} returned no app_root; upgrade remotedbg on the server, {fallback}"
+        )
+    return status
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> t.Iterator[None]:
+    """Turn remotedbg's own errors into the CLI convention: one line, exit code 2."""
+    from .cli import CLIError
+
+    try:
+        yield
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _attach_port(option: str, raw: str) -> int:
+    port = parse_port(option, raw)
+    if port == 0:
+        raise ConfigError(
+            option,
+            raw,
+            "the IDE needs the real port",
+            "use the dap_port that GET <app-url>/__remotedbg__ shows",
+        )
+    return port
+
+
+def _remote_root(remote_root: str | None, url: str | None) -> tuple[str | None, bool]:
+    """The server's app root from --remote-root or --url, and whether it needs a token."""
+    if remote_root is not None and url is not None:
+        raise ConfigError("--url", url, "given together with --remote-root", "use one of the two")
+    if url is None:
+        return remote_root, False
+    status = fetch_status(url)
+    return str(status["app_root"]), status.get("token_required") is True
+
+
+def _target_options(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """The options both IDEs share: where to attach and where the code lives on the server."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--host",
+                default="127.0.0.1",
+                metavar="HOST",
+                help="Address the IDE connects to: the bridge, or your end of an SSH tunnel. "
+                "[default: 127.0.0.1]",
+            ),
+            click.option(
+                "--port",
+                default="5678",
+                metavar="PORT",
+                help="Port the IDE connects to (REMOTEDBG_DAP_PORT on the server). [default: 5678]",
+            ),
+            click.option(
+                "--remote-root",
+                metavar="PATH",
+                help="The app's directory on the server (app_root on its status page).",
+            ),
+            click.option(
+                "--url",
+                metavar="URL",
+                help="The app's URL: read app_root from GET URL/__remotedbg__ "
+                "(from an allowlisted machine).",
+            ),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+_WRITTEN = {
+    "created": "Created {path} with the configuration {name}.",
+    "added": "Added the configuration {name} to {path}.",
+    "replaced": "Replaced the configuration {name} in {path}.",
+    "unchanged": "The configuration {name} in {path} is already up to date.",
+}
+
+config_group = click.Group(
+    "config",
+    help="Print or write an attach configuration for your IDE.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@config_group.command("vscode", short_help="Print or merge a VS Code attach configuration.")
+@click.option(
+    "--name",
+    default="remotedbg: attach",
+    metavar="NAME",
+    help="The configuration's name; --write replaces the one with this name. "
+    '[default: "remotedbg: attach"]',
+)
+@_target_options
+@click.option(
+    "--just-my-code/--no-just-my-code",
+    default=True,
+    help="Stop only in your code, or also in libraries (Flask, your dependencies). "
+    "[default: --just-my-code]",
+)
+@click.option(
+    "--write",
+    "write_to",
+    is_flag=False,
+    flag_value=".vscode/launch.json",
+    default=None,
+    metavar="[PATH]",
+    help="Merge into launch.json (default .vscode/launch.json) instead of printing: "
+    "replace the configuration with the same name, keep everything else.",
+)
+def vscode(
+    name: str,
+    host: str,
+    port: str,
+    remote_root: str | None,
+    url: str | None,
+    just_my_code: bool,
+    write_to: str | None,
+) -> None:
+    """Print a VS Code attach configuration, or merge it into launch.json.
+
+    The token is never written: the configuration reads it from the REMOTEDBG_TOKEN
+    environment variable of the shell that starts VS Code.
+    """
+    from . import vscode_config
+
+    with _one_line_errors():
+        attach_host = parse_host("--host", host)
+        attach_port = _attach_port("--port", port)
+        root, token_required = _remote_root(remote_root, url)
+        config = vscode_config.attach_configuration(
+            name=name,
+            host=attach_host,
+            port=attach_port,
+            remote_root=root,
+            just_my_code=just_my_code,
+        )
+        if write_to is None:
+            click.echo(vscode_config.render_snippet(config), nl=False)
+        else:
+            action = vscode_config.write_launch_json(write_to, config)
+            click.echo(_WRITTEN[action].format(name=json.dumps(name), path=write_to))
+    if token_required:
+        click.echo(
+            "The server requires a token: export REMOTEDBG_TOKEN in the shell that starts VS Code.",
+            err=True,
+        )
+
+
+@config_group.command("pycharm", short_help="Print the PyCharm attach settings, step by step.")
+@click.option(
+    "--name",
+    default="remotedbg attach",
+    metavar="NAME",
+    help='The run configuration\'s name. [default: "remotedbg attach"]',
+)
+@_target_options
+@click.option(
+    "--ide-port",
+    default="5679",
+    metavar="PORT",
+    help="Port of PyCharm's Python Debug Server, for the older route. [default: 5679]",
+)
+@click.option(
+    "--write",
+    "write_to",
+    is_flag=False,
+    flag_value=".run/remotedbg attach.run.xml",
+    default=None,
+    metavar="[PATH]",
+    help="Refused: PyCharm's file format for this configuration is not documented.",
+)
+def pycharm(
+    name: str,
+    host: str,
+    port: str,
+    remote_root: str | None,
+    url: str | None,
+    ide_port: str,
+    write_to: str | None,
+) -> None:
+    """Print the PyCharm settings that attach to the debugger, step by step."""
+    from . import pycharm_config
+
+    with _one_line_errors():
+        if write_to is not None:
+            raise IdeConfigError(pycharm_config.WRITE_REFUSAL)
+        attach_host = parse_host("--host", host)
+        attach_port = _attach_port("--port", port)
+        debug_server_port = _attach_port("--ide-port", ide_port)
+        root, _ = _remote_root(remote_root, url)
+        click.echo(
+            pycharm_config.render_steps(
+                name=name,
+                host=attach_host,
+                port=attach_port,
+                remote_root=root,
+                ide_port=debug_server_port,
+            ),
+            nl=False,
+        )

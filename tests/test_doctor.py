@@ -1,0 +1,650 @@
+"""`remotedbg doctor`: one line per check, the fix with every problem, exit 1 only on failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import importlib
+import os
+import socket
+import sys
+import types
+import typing as t
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner, Result
+
+from remotedbg.addresses import AddressSet
+from remotedbg.doctor import (
+    Check,
+    Probe,
+    Report,
+    bind_port,
+    check_allowlist,
+    check_app,
+    check_container,
+    check_debugpy,
+    check_enable,
+    check_flask_debug,
+    check_green_threads,
+    check_listener,
+    check_port,
+    check_proxies,
+    check_python,
+    check_reloader,
+    check_settings,
+    check_subprocesses,
+    check_until,
+    detect_container,
+    doctor_command,
+    render,
+)
+from remotedbg.errors import AppLoadError
+from remotedbg.settings import Settings
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+GOOD_TOKEN = "0123456789abcdef-token"
+LOOPBACK = AddressSet.parse(["127.0.0.1", "::1"])
+NONE = AddressSet()
+PROXY_PHRASE = (
+    "if a reverse proxy on this box forwards to the app, every request comes from 127.0.0.1: "
+    "requests with forwarding headers never arm unless the proxy is in REMOTEDBG_TRUSTED_PROXIES"
+)
+
+
+def fake_debugpy(*, trigger: bool = True, in_process: bool = True) -> types.SimpleNamespace:
+    def listen(endpoint: object, *, in_process_debug_adapter: bool = False) -> object:
+        return endpoint
+
+    def old_listen(endpoint: object) -> object:
+        return endpoint
+
+    module = types.SimpleNamespace(
+        __version__="1.8.99", listen=listen if in_process else old_listen
+    )
+    if trigger:
+        module.trigger_exception_handler = lambda *args, **kwargs: None
+    return module
+
+
+def importer(debugpy: object) -> t.Callable[[str], object]:
+    def import_module(name: str) -> object:
+        if name == "debugpy" and debugpy is not None:
+            return debugpy
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    return import_module
+
+
+def no_bind(host: str, port: int) -> None:
+    return None
+
+
+def make_probe(tmp_path: Path, env: t.Mapping[str, str] | None = None, **changes: t.Any) -> Probe:
+    """A machine with nothing special on it: no container, no proxy, a healthy debugpy."""
+    probe = Probe(
+        environ=dict(env or {}),
+        modules={},
+        container_markers=(tmp_path / "dockerenv",),
+        cgroup=tmp_path / "cgroup",
+        proxy_markers=(tmp_path / "nginx.conf",),
+        bind=no_bind,
+        import_module=importer(fake_debugpy()),
+        installed=lambda name: False,
+        now=lambda: NOW,
+        python=(3, 12),
+        platform="linux",
+    )
+    return dataclasses.replace(probe, **changes)
+
+
+def doctor(probe: Probe, *args: str) -> Result:
+    result = CliRunner().invoke(doctor_command, list(args), obj=probe)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result
+
+
+def lines(result: Result, status: str) -> list[str]:
+    return [line for line in result.output.splitlines() if line.startswith(f"{status:<4} ")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def sys_path(monkeypatch: pytest.MonkeyPatch) -> t.Iterator[None]:
+    """Let load_app add to sys.path and import modules; both are undone afterwards."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("doctor_"):
+            del sys.modules[name]
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sys_path")
+def test_good_setup_passes(tmp_path: Path) -> None:
+    """A sound set-up prints only ok lines but the subprocess note, and exits 0."""
+    (tmp_path / "doctor_good_app.py").write_text(
+        "def app(environ, start_response):\n    return [b'ok']\n"
+    )
+    env = {"REMOTEDBG_DAP_PORT": str(free_port()), "REMOTEDBG_ALLOW": "203.0.113.7,10.1.2.0/24"}
+    result = doctor(make_probe(tmp_path, env, bind=bind_port), str(tmp_path / "doctor_good_app.py"))
+    assert result.exit_code == 0, result.output
+    assert lines(result, "fail") == []
+    assert lines(result, "warn") == [f"warn {render(check_subprocesses())[5:]}"]
+    assert any("module doctor_good_app" in line for line in lines(result, "ok"))
+    assert result.output.splitlines()[-1].startswith("no failures: 1 warning, ")
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    """A port another socket holds fails, naming the port and how to find who holds it."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        probe = make_probe(tmp_path, {"REMOTEDBG_DAP_PORT": str(port)}, bind=bind_port)
+        result = doctor(probe)
+    assert result.exit_code == 1
+    [line] = lines(result, "fail")
+    assert f"port {port} is in use" in line
+    assert f"ss -ltnp 'sport = :{port}'" in line
+
+
+@pytest.mark.usefixtures("sys_path")
+def test_bad_app(tmp_path: Path) -> None:
+    """An APP that does not import fails with the loader's one-line message."""
+    result = doctor(make_probe(tmp_path), "no_such_module_for_doctor")
+    assert result.exit_code == 1
+    [line] = lines(result, "fail")
+    assert "APP 'no_such_module_for_doctor': no module named" in line
+    assert " — run from the project folder" in line
+
+
+@pytest.mark.usefixtures("sys_path")
+def test_app_calling_exit(tmp_path: Path) -> None:
+    """An APP that calls sys.exit() on import is a fail line, and the doctor finishes."""
+    (tmp_path / "doctor_exiting_app.py").write_text("import sys\nsys.exit(3)\n")
+    result = doctor(make_probe(tmp_path), str(tmp_path / "doctor_exiting_app.py"))
+    assert result.exit_code == 1
+    assert "called sys.exit(3)" in lines(result, "fail")[0]
+    assert result.output.splitlines()[-1].startswith("1 failed")
+
+
+def test_until_past(tmp_path: Path) -> None:
+    """A deadline already behind us fails: nothing will arm."""
+    result = doctor(make_probe(tmp_path, {"REMOTEDBG_UNTIL": "2029-12-31T00:00Z"}))
+    assert result.exit_code == 1
+    assert lines(result, "fail") == [
+        "fail REMOTEDBG_UNTIL=2029-12-31T00:00Z has passed: nothing will arm "
+        "— move it forward or unset it"
+    ]
+
+
+def test_public_host_without_token(tmp_path: Path) -> None:
+    """A debugger address beyond loopback without a token fails, and the other checks run."""
+    result = doctor(make_probe(tmp_path, {"REMOTEDBG_DAP_HOST": "0.0.0.0"}))
+    assert result.exit_code == 1
+    [line] = lines(result, "fail")
+    assert line.startswith("fail REMOTEDBG_DAP_HOST='0.0.0.0': listens beyond this machine")
+    assert "set REMOTEDBG_TOKEN" in line
+    assert any(line.startswith("ok   debugpy 1.8.99") for line in lines(result, "ok"))
+    assert "skipped until the settings load: REMOTEDBG_ENABLE, debugger port" in result.output
+
+
+def test_every_bad_setting_reported(tmp_path: Path) -> None:
+    """All bad settings are listed at once, and a bad token is not also called missing."""
+    env = {
+        "REMOTEDBG_TTL": "soon",
+        "REMOTEDBG_DAP_PORT": "http",
+        "REMOTEDBG_DAP_HOST": "0.0.0.0",
+        "REMOTEDBG_TOKEN": "short",
+    }
+    result = doctor(make_probe(tmp_path, env))
+    assert result.exit_code == 1
+    fails = lines(result, "fail")
+    assert len(fails) == 3
+    assert {line.split("=")[0] for line in fails} == {
+        "fail REMOTEDBG_TTL",
+        "fail REMOTEDBG_DAP_PORT",
+        "fail REMOTEDBG_TOKEN",
+    }
+    assert "short" not in result.output
+
+
+def test_flask_debug_warns(tmp_path: Path) -> None:
+    """FLASK_DEBUG=1 warns about Werkzeug's debugger and reloader, without failing."""
+    result = doctor(make_probe(tmp_path, {"FLASK_DEBUG": "1"}))
+    assert result.exit_code == 0
+    assert any(
+        line.startswith("warn FLASK_DEBUG=1") and "second code-execution door" in line
+        for line in lines(result, "warn")
+    )
+
+
+def test_werkzeug_run_main_warns(tmp_path: Path) -> None:
+    """Running inside Werkzeug's reloader child warns, without failing."""
+    result = doctor(make_probe(tmp_path, {"WERKZEUG_RUN_MAIN": "true"}))
+    assert result.exit_code == 0
+    assert any("running inside Werkzeug's reloader child" in line for line in lines(result, "warn"))
+
+
+def test_gevent_warns(tmp_path: Path) -> None:
+    """gevent patching socket without GEVENT_SUPPORT warns, without failing."""
+    modules = {
+        "gevent": types.SimpleNamespace(),
+        "gevent.monkey": types.SimpleNamespace(is_module_patched=lambda name: name == "socket"),
+    }
+    result = doctor(make_probe(tmp_path, modules=modules))
+    assert result.exit_code == 0
+    assert "warn gevent monkey-patches socket but GEVENT_SUPPORT is not set" in result.output
+    assert "GEVENT_SUPPORT=True" in result.output
+
+
+def test_container_warns(tmp_path: Path) -> None:
+    """Inside a container with a loopback debugger address, the IDE's way in is explained."""
+    (tmp_path / "dockerenv").touch()
+    result = doctor(make_probe(tmp_path))
+    assert result.exit_code == 0
+    [line] = [line for line in lines(result, "warn") if "in a container" in line]
+    assert "dockerenv exists" in line
+    assert line.endswith(
+        "the IDE outside the container cannot reach 127.0.0.1 inside it: publish the port and "
+        "use REMOTEDBG_DAP_HOST=0.0.0.0 with a token, or kubectl port-forward"
+    )
+
+
+def test_wide_public_allowlist_warns(tmp_path: Path) -> None:
+    """A public allowlist range wider than /24 warns, without failing."""
+    result = doctor(make_probe(tmp_path, {"REMOTEDBG_ALLOW": "8.8.0.0/16"}))
+    assert result.exit_code == 0
+    assert "warn REMOTEDBG_ALLOW has wide public ranges: 8.8.0.0/16 — " in result.output
+
+
+def test_enable_on(tmp_path: Path) -> None:
+    """REMOTEDBG_ENABLE=1 is reported as on."""
+    result = doctor(make_probe(tmp_path, {"REMOTEDBG_ENABLE": "1"}))
+    assert "ok   REMOTEDBG_ENABLE is on" in result.output
+
+
+def test_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an injected probe the settings come from the process environment."""
+    for name in list(os.environ):
+        if name.startswith("REMOTEDBG_"):
+            monkeypatch.delenv(name)
+    result = CliRunner().invoke(doctor_command, [], env={"REMOTEDBG_TTL": "soon"})
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1
+    assert "fail REMOTEDBG_TTL='soon': not a duration" in result.output
+
+
+def test_help() -> None:
+    """`doctor --help` describes APP and the exit code."""
+    result = CliRunner().invoke(doctor_command, ["--help"])
+    assert result.exit_code == 0
+    assert "[APP]" in result.output
+    assert "exits 1" in result.output
+
+
+# -- the checks one by one ----------------------------------------------------------------
+
+
+def test_settings_ok_names_what_is_set() -> None:
+    """Valid settings yield the Settings and one ok line naming the variables set."""
+    settings, checks = check_settings({"REMOTEDBG_TTL": "5m", "PATH": "/bin"})
+    assert settings is not None
+    assert settings.ttl == 300
+    assert checks == [
+        Check("ok", "settings from REMOTEDBG_* are valid", "REMOTEDBG_TTL set, the rest default")
+    ]
+
+
+def test_misspelt_setting_fails() -> None:
+    """A misspelt variable is a fail line with the suggestion."""
+    settings, checks = check_settings({"REMOTEDBG_ALOW": "10.0.0.1"})
+    assert settings is None
+    assert [check.status for check in checks] == ["fail"]
+    assert "did you mean REMOTEDBG_ALLOW" in checks[0].detail
+
+
+@pytest.mark.parametrize(("enable", "text"), [(False, "turns it on"), (True, "arms")])
+def test_enable_note(enable: bool, text: str) -> None:
+    """The master switch is a note either way, never a problem."""
+    check = check_enable(Settings(enable=enable))
+    assert check.status == "ok"
+    assert text in check.detail
+
+
+def test_debugpy_ok() -> None:
+    """A debugpy with everything remotedbg uses is ok, with its version."""
+    assert check_debugpy(importer(fake_debugpy())) == Check("ok", "debugpy 1.8.99")
+
+
+def test_installed_debugpy_ok() -> None:
+    """The debugpy this package depends on passes its own check."""
+    assert check_debugpy(importlib.import_module).status == "ok"
+
+
+def test_debugpy_missing() -> None:
+    """A missing debugpy fails with the install command."""
+    check = check_debugpy(importer(None))
+    assert check.status == "fail"
+    assert check.detail == "pip install debugpy"
+
+
+def test_debugpy_broken() -> None:
+    """A debugpy whose import raises fails in one line."""
+
+    def broken(name: str) -> object:
+        raise RuntimeError("half installed")
+
+    check = check_debugpy(broken)
+    assert check.status == "fail"
+    assert "RuntimeError: half installed" in check.title
+
+
+def test_debugpy_without_trigger() -> None:
+    """A debugpy without trigger_exception_handler warns that view errors won't stop the IDE."""
+    check = check_debugpy(importer(fake_debugpy(trigger=False)))
+    assert check.status == "warn"
+    assert "trigger_exception_handler" in check.title
+    assert "unhandled view errors won't stop the IDE" in check.detail
+
+
+def test_debugpy_without_in_process_adapter() -> None:
+    """A debugpy that cannot run its adapter in-process fails: arming would."""
+    check = check_debugpy(importer(fake_debugpy(in_process=False)))
+    assert check.status == "fail"
+    assert "in-process" in check.title
+
+
+@pytest.mark.parametrize(
+    ("version", "env", "status", "text"),
+    [
+        ((3, 10), {}, "ok", "tracing costs every request until the window closes"),
+        ((3, 11), {}, "ok", "note: before 3.12"),
+        ((3, 12), {}, "ok", "uses sys.monitoring: low overhead while armed"),
+        ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "0"}, "ok", "use sys.settrace"),
+        ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "1"}, "ok", "uses sys.monitoring"),
+        ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "maybe"}, "fail", "not a value debugpy knows"),
+    ],
+)
+def test_python(version: tuple[int, int], env: dict[str, str], status: str, text: str) -> None:
+    """The Python version is explained in terms of the cost of an armed debugger."""
+    check = check_python(version, env)
+    assert check.status == status
+    assert text in f"{check.title} — {check.detail}"
+
+
+def test_port_free() -> None:
+    """A port that binds is ok."""
+    assert check_port("127.0.0.1", 5678, no_bind) == Check(
+        "ok", "debugger port 127.0.0.1:5678 is free"
+    )
+
+
+def test_port_zero_needs_no_bind() -> None:
+    """Port 0 is ok without binding anything: a free port is picked when arming."""
+
+    def must_not_bind(host: str, port: int) -> None:
+        raise AssertionError("bound port 0")
+
+    assert check_port("127.0.0.1", 0, must_not_bind).status == "ok"
+
+
+def raising(error: OSError) -> t.Callable[[str, int], None]:
+    def bind(host: str, port: int) -> None:
+        raise error
+
+    return bind
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (OSError(errno.EADDRNOTAVAIL, "Cannot assign"), "not an address of this machine"),
+        (OSError(errno.EACCES, "Permission denied"), "no permission"),
+        (socket.gaierror(socket.EAI_NONAME, "Name unknown"), "does not resolve"),
+        (OSError(errno.ENOBUFS, "No buffer space"), "cannot listen on [::1]:5678"),
+    ],
+)
+def test_port_cannot_bind(error: OSError, text: str) -> None:
+    """Each way a bind fails is a fail line saying which."""
+    check = check_port("::1", 5678, raising(error))
+    assert check.status == "fail"
+    assert text in check.title
+
+
+def test_port_in_use_elsewhere_names_lsof() -> None:
+    """Where there is no ss, the in-use line names lsof instead."""
+    check = check_port("127.0.0.1", 5678, raising(OSError(errno.EADDRINUSE, "in use")), "darwin")
+    assert "lsof -nP -iTCP:5678 -sTCP:LISTEN" in check.detail
+
+
+def test_listener() -> None:
+    """A loopback debugger address says how to tunnel; a public one says a token guards it."""
+    local = check_listener(Settings())
+    assert "ssh -L 5678:127.0.0.1:5678" in local.detail
+    public = check_listener(Settings(dap_host="0.0.0.0", token=GOOD_TOKEN))
+    assert public.title == "the IDE attaches to 0.0.0.0:5678 with the token"
+
+
+@pytest.mark.parametrize(
+    ("allow", "status"),
+    [
+        ("203.0.113.0/24", "ok"),
+        ("10.0.0.0/8", "ok"),
+        ("100.64.0.0/10", "ok"),
+        ("8.8.0.0/16", "warn"),
+        ("2606:4700::/48", "ok"),
+        ("2606:4700::/32", "warn"),
+        ("fd00::/8", "ok"),
+    ],
+)
+def test_allowlist_width(allow: str, status: str) -> None:
+    """Only public ranges wider than /24 (IPv4) or /48 (IPv6) warn."""
+    assert check_allowlist(AddressSet.parse([allow])).status == status
+
+
+def test_local_proxy_warns(tmp_path: Path) -> None:
+    """Loopback allowed, no trusted proxy and a proxy's config on the box: a conditional warning."""
+    check = check_proxies(LOOPBACK, NONE, tmp_path / "nginx.conf")
+    assert check.status == "warn"
+    assert PROXY_PHRASE in check.detail
+
+
+@pytest.mark.parametrize(
+    ("allow", "trusted", "marker"),
+    [
+        (LOOPBACK, NONE, False),
+        (LOOPBACK, AddressSet.parse(["127.0.0.1"]), True),
+        (AddressSet.parse(["203.0.113.7"]), NONE, True),
+    ],
+)
+def test_local_proxy_quiet(
+    tmp_path: Path, allow: AddressSet, trusted: AddressSet, marker: bool
+) -> None:
+    """No proxy sign, a trusted proxy, or no loopback entry: nothing to warn about."""
+    assert check_proxies(allow, trusted, tmp_path if marker else None).status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "status"),
+    [
+        ("10.0.0.1,172.16.0.0/12", "ok"),
+        ("198.51.100.0/24", "ok"),
+        ("8.0.0.0/8", "warn"),
+        ("2606:4700::/32", "warn"),
+        ("0.0.0.0/1,128.0.0.0/1", "fail"),
+    ],
+)
+def test_trusted_proxies(trusted: str, status: str) -> None:
+    """Wide public trusted proxies warn; trusting every address fails."""
+    check = check_proxies(LOOPBACK, AddressSet.parse(trusted.split(",")), None)
+    assert check.status == status
+
+
+def test_until() -> None:
+    """No deadline and a future one are ok; a past one fails."""
+    assert check_until(None, NOW).status == "ok"
+    ahead = check_until(NOW + timedelta(days=1, hours=2, minutes=3), NOW)
+    assert ahead == Check("ok", "arming allowed until 2030-01-02T14:03Z (in 1d 2h)")
+    assert check_until(NOW, NOW).status == "fail"
+
+
+@pytest.mark.parametrize("marker", ["dockerenv", "cgroup", "kubernetes"])
+def test_detect_container(tmp_path: Path, marker: str) -> None:
+    """A marker file, a container cgroup or Kubernetes' variable each reveal a container."""
+    env = {}
+    if marker == "dockerenv":
+        (tmp_path / ".dockerenv").touch()
+    elif marker == "cgroup":
+        (tmp_path / "cgroup").write_text("0::/kubepods/besteffort/pod1234\n")
+    else:
+        env["KUBERNETES_SERVICE_HOST"] = "10.96.0.1"
+    found = detect_container(env, (tmp_path / ".dockerenv",), tmp_path / "cgroup")
+    assert found is not None
+    assert check_container(found, Settings()).status == "warn"
+
+
+def test_no_container(tmp_path: Path) -> None:
+    """No marker, a plain cgroup and no Kubernetes: not a container."""
+    (tmp_path / "cgroup").write_text("0::/user.slice\n")
+    assert detect_container({}, (tmp_path / ".dockerenv",), tmp_path / "cgroup") is None
+    assert check_container(None, Settings()) == Check("ok", "not in a container")
+
+
+def test_container_with_public_debugger_address() -> None:
+    """In a container, a debugger on 0.0.0.0 with a token is ok: publish the port."""
+    check = check_container("/.dockerenv exists", Settings(dap_host="0.0.0.0", token=GOOD_TOKEN))
+    assert check.status == "ok"
+    assert "publish port 5678" in check.detail
+
+
+@pytest.mark.parametrize(("value", "status"), [("1", "warn"), ("true", "warn"), ("0", "ok")])
+def test_flask_debug(value: str, status: str) -> None:
+    """FLASK_DEBUG is read the way Flask reads it."""
+    assert check_flask_debug({"FLASK_DEBUG": value}).status == status
+    assert check_flask_debug({}).status == "ok"
+
+
+def test_reloader() -> None:
+    """WERKZEUG_RUN_MAIN marks a reloader child."""
+    assert check_reloader({"WERKZEUG_RUN_MAIN": "true"}).status == "warn"
+    assert check_reloader({}).status == "ok"
+
+
+def never_installed(name: str) -> bool:
+    return False
+
+
+@pytest.mark.parametrize(
+    ("modules", "env", "status", "title"),
+    [
+        ({}, {}, "ok", "no gevent or eventlet monkey-patching"),
+        ({"gevent": types.SimpleNamespace()}, {}, "warn", "gevent is imported but"),
+        ({"gevent": types.SimpleNamespace()}, {"GEVENT_SUPPORT": "True"}, "ok", "gevent is"),
+        (
+            {"gevent": types.SimpleNamespace(monkey=types.SimpleNamespace(is_module_patched=bool))},
+            {"GEVENT_SUPPORT": "no"},
+            "warn",
+            "gevent monkey-patches socket",
+        ),
+        (
+            {"eventlet": types.SimpleNamespace(), "eventlet.patcher": types.SimpleNamespace()},
+            {"GEVENT_SUPPORT": "True"},
+            "warn",
+            "eventlet is imported",
+        ),
+        (
+            {
+                "eventlet": types.SimpleNamespace(),
+                "eventlet.patcher": types.SimpleNamespace(is_monkey_patched=bool),
+            },
+            {},
+            "warn",
+            "eventlet monkey-patches socket",
+        ),
+    ],
+)
+def test_green_threads(
+    modules: dict[str, object], env: dict[str, str], status: str, title: str
+) -> None:
+    """gevent needs GEVENT_SUPPORT; eventlet always warns, as debugpy has no support for it."""
+    check = check_green_threads(modules, env, never_installed)
+    assert check.status == status
+    assert check.title.startswith(title)
+
+
+def test_gevent_installed_only() -> None:
+    """gevent installed but not imported is a note about gunicorn's gevent workers."""
+    check = check_green_threads({}, {}, lambda name: name == "gevent")
+    assert check.status == "ok"
+    assert "GEVENT_SUPPORT=True" in check.detail
+
+
+def test_app_checks() -> None:
+    """check_app names the module, splits a loader error into problem and fix, survives anything."""
+
+    def load(spec: str) -> str:
+        if spec == "good":
+            return "good_module"
+        if spec == "typo":
+            raise AppLoadError("APP 'typo': no module named 'typo'; run from the project folder")
+        raise KeyError(spec)
+
+    assert check_app("good", load) == Check("ok", "APP 'good' loads", "module good_module")
+    assert check_app("typo", load) == Check(
+        "fail", "APP 'typo': no module named 'typo'", "run from the project folder"
+    )
+    assert check_app("odd", load).title == "APP 'odd': loading raised KeyError: 'odd'"
+
+
+def test_subprocesses_always_warn() -> None:
+    """Subprocess debugging is off with the in-process adapter, and the doctor says so."""
+    check = check_subprocesses()
+    assert check.status == "warn"
+    assert "in-process" in check.detail
+    assert "subProcess" in check.detail
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def test_render_aligned() -> None:
+    """Every status takes four columns and a space, and the fix follows a dash."""
+    rendered = [
+        render(Check("ok", "a")),
+        render(Check("warn", "b", "fix b")),
+        render(Check("fail", "c", "fix c")),
+    ]
+    assert rendered == ["ok   a", "warn b — fix b", "fail c — fix c"]
+
+
+def test_render_color() -> None:
+    """With color the status is styled and the text unchanged."""
+    line = render(Check("fail", "c", "fix c"), color=True)
+    assert line.startswith("\x1b[")
+    assert line.endswith("fail\x1b[0m c — fix c")
+
+
+def test_summary() -> None:
+    """The summary counts each status and lists what was skipped."""
+    report = Report((Check("ok", "a"), Check("warn", "b"), Check("fail", "c")), ("allowlist",))
+    assert report.failed
+    assert report.summary() == (
+        "1 failed, 1 warning, 1 ok: fix the failures above; "
+        "skipped until the settings load: allowlist"
+    )
+    assert Report((Check("ok", "a"),)).summary() == "no failures: 0 warnings, 1 ok"

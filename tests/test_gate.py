@@ -1,0 +1,162 @@
+"""The gate's rules: deadline, fork reset, expiry and re-arming, waiting for the IDE.
+
+Anything that starts debugpy runs in a subprocess: debugpy cannot be stopped once started,
+and would trace the rest of the test session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+import typing as t
+
+import pytest
+
+from remotedbg.audit import Audit
+from remotedbg.gate import Gate
+from remotedbg.settings import Settings
+
+from servers import TESTS
+
+
+def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
+    """Run `body` in a fresh interpreter; it prints one JSON object as its last line."""
+    prelude = textwrap.dedent(
+        """
+        import json, os, socket, sys, time
+        from remotedbg.gate import Gate
+        from remotedbg.settings import Settings
+        """
+    )
+    script = prelude + textwrap.dedent(body)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=TESTS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return t.cast("dict[str, t.Any]", json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, t.Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append(record.__dict__["remotedbg"])
+
+
+def test_deadline_passed_refuses_and_audits() -> None:
+    """After REMOTEDBG_UNTIL, arm() refuses, starts nothing and writes a refusal event."""
+    recorder = Recorder()
+    logger = logging.getLogger("test.gate.audit")
+    logger.addHandler(recorder)
+    logger.propagate = False
+    settings = Settings.load({"REMOTEDBG_ENABLE": "1", "REMOTEDBG_UNTIL": "2020-01-01T00:00Z"})
+    gate = Gate(settings, audit=Audit(logger))
+    assert gate.arm("127.0.0.1") is False
+    assert gate.state.bridge is None
+    assert gate.state.backend.address is None
+    assert recorder.events == [
+        {"event": "refused", "client": "127.0.0.1", "reason": "REMOTEDBG_UNTIL has passed"}
+    ]
+
+
+def test_forked_child_does_not_believe_it_listens() -> None:
+    """A child forked from an armed process starts unarmed, with no listener of its own."""
+    result = run_script(
+        """
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0}))
+        assert gate.arm("127.0.0.1")
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, json.dumps({
+                "armed": gate.armed, "bridge": gate.state.bridge is not None,
+                "backend": gate.state.backend.address is not None,
+            }).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        child = json.loads(os.read(read, 1000))
+        print(json.dumps({"parent_armed": gate.armed, "child": child}))
+        """
+    )
+    assert result["parent_armed"] is True
+    assert result["child"] == {"armed": False, "bridge": False, "backend": False}
+
+
+def test_window_expires_and_rearms() -> None:
+    """When the window ends the port closes and an audit event says so; a new request re-arms."""
+    result = run_script(
+        """
+        import logging
+        events = []
+        class H(logging.Handler):
+            def emit(self, record):
+                events.append(record.remotedbg["event"])
+        logging.getLogger("remotedbg.audit").addHandler(H())
+        logging.getLogger("remotedbg.audit").setLevel(logging.INFO)
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "ttl": 1}))
+        assert gate.arm("127.0.0.1")
+        port = gate.dap_address[1]
+        first = socket.socket(); first_open = first.connect_ex(("127.0.0.1", port)) == 0
+        first.close()
+        deadline = time.monotonic() + 20
+        while gate.armed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        closed = socket.socket().connect_ex(("127.0.0.1", port)) != 0
+        rearmed = gate.arm("127.0.0.1")
+        reopen = socket.socket().connect_ex(gate.dap_address) == 0
+        print(json.dumps({"first_open": first_open, "closed": closed, "rearmed": rearmed,
+                          "reopen": reopen, "events": events}))
+        """
+    )
+    assert result["first_open"] is True
+    assert result["closed"] is True
+    assert result["rearmed"] is True
+    assert result["reopen"] is True
+    assert result["events"][:2] == ["armed", "expired"]
+    assert result["events"].count("armed") == 2
+
+
+def test_wait_holds_the_arming_request_until_an_ide_attaches() -> None:
+    """With REMOTEDBG_WAIT, arm() returns when an IDE attaches, well before the wait is over."""
+    result = run_script(
+        """
+        import threading
+        sys.path.insert(0, ".")
+        from dap_client import DAPClient, initialize_arguments
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "wait": 600}))
+        done = threading.Event()
+        threading.Thread(target=lambda: (gate.arm("127.0.0.1"), done.set()), daemon=True).start()
+        deadline = time.monotonic() + 20
+        while gate.state.bridge is None or gate.state.bridge.address is None:
+            time.sleep(0.02)
+            assert time.monotonic() < deadline
+        waited_before_attach = not done.wait(0.5)
+        client = DAPClient(gate.dap_address)
+        client.request("initialize", initialize_arguments())
+        client.send("attach", {})
+        client.wait_event("initialized")
+        released = done.wait(30)
+        print(json.dumps({"waited": waited_before_attach, "released": released}))
+        """
+    )
+    assert result == {"waited": True, "released": True}
+
+
+@pytest.mark.parametrize("enable", ["0", "off"])
+def test_disabled_hook_has_no_gate(enable: str) -> None:
+    """Switched off, the middleware builds no gate: nothing can arm."""
+    from remotedbg.middleware import RemoteDebugMiddleware
+
+    hooked = RemoteDebugMiddleware(lambda e, s: [b""], Settings.load({"REMOTEDBG_ENABLE": enable}))
+    assert hooked.gate is None
