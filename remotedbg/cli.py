@@ -13,7 +13,7 @@ import typing as t
 import click
 
 from .errors import RemotedbgError
-from .settings import SPECS, Settings, SettingSpec, parse_host, parse_port
+from .settings import SPECS, Settings, SettingSpec, parse_host, parse_port, parse_token
 
 __all__ = ["CLIError", "cli", "main"]
 
@@ -178,6 +178,47 @@ def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
 
 def _announce(text: str) -> None:
     click.echo(text, err=True)
+
+
+@cli.command()
+@click.argument("url")
+@click.option(
+    "--local-port", default="5678", metavar="PORT", help="Local DAP port for the IDE. [5678]"
+)
+@click.option(
+    "--local-root",
+    default=".",
+    metavar="DIR",
+    help="Your copy of the project, for path mappings. [current directory]",
+)
+@click.option(
+    "--token",
+    envvar="REMOTEDBG_TOKEN",
+    show_envvar=True,
+    metavar="TOKEN",
+    help="The server's token; better from the environment than on a command line.",
+)
+@click.option("--ssh", metavar="USER@HOST", help="Tunnel to the debugger with the ssh client.")
+def attach(url: str, local_port: str, local_root: str, token: str | None, ssh: str | None) -> None:
+    """Arm the app at URL and relay your IDE to its debugger, adding token and path mappings.
+
+    Point the IDE at localhost:PORT; no secret goes into its configuration.
+    """
+    import os
+
+    from .attach import attach_main
+
+    try:
+        port = parse_port("--local-port", local_port)
+        checked_token = parse_token("--token", token) if token else None
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
+    if not os.path.isdir(local_root):
+        raise CLIError(f"--local-root={local_root!r}: not a folder; give your project's folder")
+    try:
+        attach_main(url, local_port=port, local_root=local_root, token=checked_token, ssh=ssh)
+    except RemotedbgError as exc:
+        raise CLIError(str(exc)) from None
 
 
 @cli.command()

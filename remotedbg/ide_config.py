@@ -74,17 +74,21 @@ def status_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def fetch_status(url: str, *, timeout: float = STATUS_TIMEOUT) -> dict[str, t.Any]:
+def fetch_status(
+    url: str,
+    *,
+    timeout: float = STATUS_TIMEOUT,
+    fallback: str = "or pass --remote-root PATH instead",
+) -> dict[str, t.Any]:
     """GET the status page of the app at `url` and return its JSON object.
 
     The object is checked to hold a non-empty string ``app_root``; anything else (no answer,
     an HTTP error, not JSON) raises :class:`StatusPageError` with one line that says what
-    happened and what to do.
+    happened and what to do, ending with `fallback`, the caller's way around it.
     """
     target = status_url(url)
     # status_url() admits only http and https, so no file: or custom scheme gets here.
     request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310
-    fallback = "or pass --remote-root PATH instead"
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body = response.read(_MAX_STATUS_BYTES + 1)

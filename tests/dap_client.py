@@ -96,6 +96,13 @@ class DAPClient:
             return False
         return True
 
+    def read_some(self, timeout: float | None = None) -> int:
+        """One recv() into the decoder; how many bytes came (0 at EOF)."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        data = self.sock.recv(256 * 1024)
+        self._receive(data)
+        return len(data)
+
     def recv_raw(self, timeout: float | None = None) -> bytes:
         """One recv(): b"" means the peer closed without a byte."""
         self.sock.settimeout(self.timeout if timeout is None else timeout)

@@ -715,7 +715,7 @@ def test_status_url(url: str, expected: str) -> None:
 
 
 def test_pycharm_prints_the_attach_to_dap_steps() -> None:
-    """The steps name the menu path, the fields and their values, and the token caveat."""
+    """The steps name the menu path, the fields and their values, and how the token is added."""
     result = invoke("pycharm", "--remote-root", "/srv/app", "--port", "15678")
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -725,7 +725,7 @@ def test_pycharm_prints_the_attach_to_dap_steps() -> None:
     assert re.search(r"Remote project path:\s+/srv/app", out)
     assert "Local project path" in out
     assert "remotedbgToken" in out
-    assert "ssh -N -L 15678:127.0.0.1:15678" in out
+    assert "remotedbg attach https://your-app --local-port 15678" in out
 
 
 def test_pycharm_prints_the_debug_server_alternative() -> None:

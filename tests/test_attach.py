@@ -1,0 +1,283 @@
+"""`remotedbg attach` against a real `remotedbg run`: token and path mappings added on the way."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dap_client import DAPClient
+from ide import Background, attach, top_frame
+from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
+
+from remotedbg.attach import Remote, remote_from_status, rewrite_attach
+from remotedbg.errors import RemotedbgError
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "attach-test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def checkouts(tmp_path: Path) -> tuple[Path, Path]:
+    """The "server" copy of the app and the developer's local copy, in different folders."""
+    remote, local = tmp_path / "srv" / "shop", tmp_path / "laptop" / "shop"
+    for folder in (remote, local):
+        folder.mkdir(parents=True)
+        shutil.copy(APPS / "flask_app.py", folder / "shopapp.py")
+    return remote, local
+
+
+@pytest.fixture
+def server(checkouts: tuple[Path, Path], tmp_path: Path) -> Iterator[Server]:
+    """`remotedbg run` on the server copy, with a token."""
+    remote, _ = checkouts
+    srv = remotedbg_run(
+        str(remote / "shopapp.py"), tmp_path, "--dap-port", str(free_port()), "--token", TOKEN
+    )
+    yield srv
+    srv.stop()
+
+
+def start_attach(
+    url: str, local_root: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    local_port = free_port()
+    argv = [
+        sys.executable, "-m", "remotedbg", "attach", url,
+        "--local-port", str(local_port), "--local-root", str(local_root), *extra,
+    ]  # fmt: skip
+    full_env = {**os.environ, "REMOTEDBG_TOKEN": TOKEN, **(env or {})}
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    return process, local_port
+
+
+def wait_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    for _ in range(200):
+        if port_open(port):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"attach exited {process.returncode}: {log.read_text()}")
+        subprocess.run(["sleep", "0.05"], check=True)
+    raise AssertionError(f"attach never listened: {log.read_text()}")
+
+
+def run_attach(url: str, local_root: Path, *extra: str, env: dict[str, str]) -> tuple[int, str]:
+    argv = [sys.executable, "-m", "remotedbg", "attach", url, "--local-root", str(local_root)]
+    result = subprocess.run(
+        [*argv, "--local-port", str(free_port()), *extra],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_breakpoint_by_local_path_hits_remote_copy(
+    server: Server, checkouts: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The IDE sends no token and no mappings, sets a breakpoint by local path, and stops there."""
+    remote, local = checkouts
+    log = tmp_path / "attach.log"
+    process, local_port = start_attach(f"http://127.0.0.1:{server.http_port}", local, log)
+    try:
+        wait_port(process, local_port, log)
+        local_file = local / "shopapp.py"
+        line = marker_line(local_file, "BREAK: index")
+        with DAPClient(("127.0.0.1", local_port)) as client:
+            assert attach(client, breakpoints={local_file: [line]})["success"]
+            request = Background(server.http_port, "/")
+            stopped = client.wait_event("stopped")["body"]
+            frame, local_vars = top_frame(client, stopped["threadId"])
+            assert frame["source"]["path"] == str(local_file)
+            assert frame["line"] == line
+            assert local_vars["visitor"] == "'tester'"
+            client.request("continue", {"threadId": stopped["threadId"]})
+            assert request.result().body == b"hello tester"
+        assert f"localhost:{local_port}" in log.read_text()
+        assert str(remote) in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_unreachable_url(tmp_path: Path) -> None:
+    """Nothing at the URL: one line, exit 2."""
+    code, output = run_attach(f"http://127.0.0.1:{free_port()}", tmp_path, env={})
+    assert code == 2
+    assert "could not connect" in output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1
+
+
+def test_not_allowlisted_is_404(tmp_path: Path, checkouts: tuple[Path, Path]) -> None:
+    """A laptop outside the server's allowlist gets the app's 404, explained in one line."""
+    remote, local = checkouts
+    srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, "--allow", "127.0.0.2")
+    try:
+        code, output = run_attach(f"http://127.0.0.1:{srv.http_port}", local, env={})
+        assert code == 2
+        assert "404" in output
+        assert "REMOTEDBG_ALLOW" in output
+        assert len(output.strip().splitlines()) == 1
+    finally:
+        srv.stop()
+
+
+def test_window_closed_for_good(tmp_path: Path, checkouts: tuple[Path, Path]) -> None:
+    """After the server's REMOTEDBG_UNTIL nothing arms, and attach says so in one line."""
+    remote, local = checkouts
+    srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, "--until", "2020-01-01T00:00Z")
+    try:
+        code, output = run_attach(f"http://127.0.0.1:{srv.http_port}", local, env={})
+        assert code == 2
+        assert "did not arm" in output
+        assert len(output.strip().splitlines()) == 1
+    finally:
+        srv.stop()
+
+
+def test_missing_token_is_caught_before_the_ide(
+    server: Server, checkouts: tuple[Path, Path]
+) -> None:
+    """When the server needs a token and none is given, attach stops at once and says where."""
+    _, local = checkouts
+    env = {k: v for k, v in os.environ.items() if k != "REMOTEDBG_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "remotedbg", "attach", f"http://127.0.0.1:{server.http_port}",
+         "--local-root", str(local), "--local-port", str(free_port())],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "REMOTEDBG_TOKEN" in result.stderr
+
+
+def test_token_refused(server: Server, checkouts: tuple[Path, Path], tmp_path: Path) -> None:
+    """A wrong token: the IDE gets the bridge's message, and attach exits 2 saying so."""
+    _, local = checkouts
+    log = tmp_path / "attach.log"
+    wrong = {"REMOTEDBG_TOKEN": "wrong-token-0123456789abcdef"}
+    url = f"http://127.0.0.1:{server.http_port}"
+    process, local_port = start_attach(url, local, log, env=wrong)
+    try:
+        wait_port(process, local_port, log)
+        with DAPClient(("127.0.0.1", local_port)) as client:
+            client.request("initialize", {"adapterID": "debugpy"})
+            response = client.request("attach", {})
+            assert response["success"] is False
+            assert "wrong" in response["message"]
+        assert process.wait(20) == 2
+        assert "refused the token" in log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_ssh_tunnel(server: Server, checkouts: tuple[Path, Path], tmp_path: Path) -> None:
+    """--ssh runs `ssh -N -L ...` and relays through the tunnel it opens.
+
+    No SSH server runs here, so a stand-in `ssh` on PATH records its arguments and forwards
+    the -L port itself, as OpenSSH would.
+    """
+    _, local = checkouts
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_ssh = bin_dir / "ssh"
+    fake_ssh.write_text(
+        textwrap.dedent(
+            f"""\
+            #!{sys.executable}
+            import socket, sys, threading
+            open({str(tmp_path / "ssh-argv")!r}, "w").write("\\n".join(sys.argv[1:]))
+            spec = sys.argv[sys.argv.index("-L") + 1]
+            bind, lport, host, rport = spec.rsplit(":", 3)
+            server = socket.create_server((bind, int(lport)))
+            def pipe(a, b):
+                while data := a.recv(65536):
+                    b.sendall(data)
+                b.close()
+            while True:
+                conn, _ = server.accept()
+                up = socket.create_connection((host, int(rport)))
+                threading.Thread(target=pipe, args=(conn, up), daemon=True).start()
+                threading.Thread(target=pipe, args=(up, conn), daemon=True).start()
+            """
+        )
+    )
+    fake_ssh.chmod(fake_ssh.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "attach.log"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    url = f"http://127.0.0.1:{server.http_port}"
+    process, local_port = start_attach(url, local, log, "--ssh", "dev@staging", env=env)
+    try:
+        wait_port(process, local_port, log)
+        with DAPClient(("127.0.0.1", local_port)) as client:
+            assert attach(client)["success"]
+            assert client.request("threads")["success"]
+        argv = (tmp_path / "ssh-argv").read_text().splitlines()
+        assert argv[0] == "-N"
+        assert "ExitOnForwardFailure=yes" in argv
+        assert argv[-1] == "dev@staging"
+        assert argv[argv.index("-L") + 1].endswith(":127.0.0.1:" + str(server_dap_port(server)))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def server_dap_port(server: Server) -> int:
+    return int(server.get("/__remotedbg__").json()["dap_port"])
+
+
+STATUS = {
+    "armed": True,
+    "dap_host": "127.0.0.1",
+    "dap_port": 5678,
+    "expires_at": "2030-01-01T00:00:00Z",
+    "app_root": "/srv/shop",
+    "token_required": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "ssh", "host"),
+    [
+        ("http://127.0.0.1:8000", STATUS, False, "127.0.0.1"),
+        ("https://staging.example.com", {**STATUS, "dap_host": "0.0.0.0"}, False,
+         "staging.example.com"),
+        ("https://staging.example.com", {**STATUS, "dap_host": "10.1.2.3"}, False, "10.1.2.3"),
+        ("https://staging.example.com", STATUS, True, "127.0.0.1"),
+    ],
+)  # fmt: skip
+def test_where_the_bridge_is_reached(
+    url: str, status: dict[str, object], ssh: bool, host: str
+) -> None:
+    """The bridge is reached at its own address, or the URL's host when it listens everywhere."""
+    remote = remote_from_status(url, status, ssh=ssh)
+    assert isinstance(remote, Remote)
+    assert (remote.host, remote.port, remote.app_root) == (host, 5678, "/srv/shop")
+
+
+def test_loopback_debugger_on_a_remote_box_needs_ssh() -> None:
+    """A remote server's loopback debugger is unreachable without --ssh, and the error says so."""
+    with pytest.raises(RemotedbgError, match="--ssh"):
+        remote_from_status("https://staging.example.com", STATUS, ssh=False)
+
+
+def test_rewrite_keeps_what_the_ide_sent() -> None:
+    """The token is added; the IDE's own path mappings and other fields are kept."""
+    mine = [{"localRoot": "/a", "remoteRoot": "/b"}]
+    rewritten = rewrite_attach(
+        {"justMyCode": False, "pathMappings": mine}, token=TOKEN, local_root="/l", app_root="/r"
+    )
+    assert rewritten == {"justMyCode": False, "pathMappings": mine, "remotedbgToken": TOKEN}
+    added = rewrite_attach(None, token=None, local_root="/l", app_root="/r")
+    assert added == {"pathMappings": [{"localRoot": "/l", "remoteRoot": "/r"}]}
