@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dap_client import DAPClient
-from ide import Background, attach, top_frame
-from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
 
 from remotedbg.attach import Remote, remote_from_status, rewrite_attach
 from remotedbg.errors import RemotedbgError
+
+from dap_client import DAPClient
+from ide import Background, attach, top_frame
+from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
 
 pytestmark = pytest.mark.e2e
 
