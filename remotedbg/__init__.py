@@ -7,9 +7,12 @@ machinery load only when first used (PEP 562 ``__getattr__``).
 from __future__ import annotations
 
 import importlib
-import typing as t
 
-if t.TYPE_CHECKING:
+# Not `typing.TYPE_CHECKING`: importing typing alone would cost more than the whole package.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
     from .errors import (
         AppLoadError,
         ArmError,
@@ -44,7 +47,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> t.Any:
+def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'remotedbg' has no attribute {name!r}")

@@ -100,6 +100,11 @@ class AccessPolicy:
         """None if `peer` may start a DAP session now, else the reason it may not."""
         address = parse_address(peer)
         if address is None or address not in self.allow:
+            if address is not None and address.is_loopback:
+                return (
+                    "peer is not on the allowlist (SSH tunnels arrive from 127.0.0.1: add it "
+                    "to REMOTEDBG_ALLOW to admit them)"
+                )
             return "peer is not on the allowlist"
         if not self.window.is_open():
             return "no armed window"

@@ -68,14 +68,15 @@ def _merge(networks: t.Iterable[IPNetwork]) -> tuple[list[int], list[int]]:
 class AddressSet:
     """An immutable set of IP networks answering `address in set` in O(log n)."""
 
-    __slots__ = ("_lookup", "_v4", "_v6", "networks")
+    __slots__ = ("_v4", "_v6", "contains_text", "networks")
 
     def __init__(self, networks: t.Iterable[IPNetwork] = ()) -> None:
         self.networks: tuple[IPNetwork, ...] = tuple(networks)
         self._v4 = _merge(n for n in self.networks if n.version == 4)
         self._v6 = _merge(n for n in self.networks if n.version == 6)
         # Request paths see the same few client strings over and over; parsing dominates.
-        self._lookup = lru_cache(maxsize=4096)(self._contains_text)
+        #: `text in self`, for the request path: skips the type dispatch of __contains__.
+        self.contains_text = lru_cache(maxsize=4096)(self._contains_text)
 
     @classmethod
     def parse(cls, entries: t.Iterable[str]) -> AddressSet:
@@ -83,7 +84,7 @@ class AddressSet:
 
     def __contains__(self, address: object) -> bool:
         if isinstance(address, str):
-            return self._lookup(address)
+            return self.contains_text(address)
         if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             return self._contains(_fold(address))
         return False

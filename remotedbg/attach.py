@@ -73,7 +73,9 @@ def remote_from_status(url: str, status: t.Mapping[str, t.Any], *, ssh: bool) ->
     port = int(status.get("dap_port", 0))
     url_host = urllib.parse.urlsplit(url).hostname or ""
     if host in ("0.0.0.0", "::", ""):
-        host = url_host
+        # Listening everywhere: through a tunnel, the server's own loopback is the way in;
+        # without one, the host the app was reached at.
+        host = "127.0.0.1" if ssh else url_host
     if not ssh and _is_loopback(host) and not _is_loopback(url_host):
         raise AttachError(
             f"the debugger listens on the server's loopback ({host}:{port}), which this machine "
@@ -343,8 +345,9 @@ def attach_main(
         echo(
             f"remotedbg attach: armed pid {status.get('pid')} on {url}; the debugger is relayed "
             f"from 127.0.0.1:{local_port}\n"
-            f"  In your IDE, attach to localhost:{local_port} (VS Code: 'remotedbg: attach "
-            f"(local)'). Breakpoints map {os.path.abspath(local_root)} -> {remote.app_root}.\n"
+            f"  In your IDE, attach to localhost:{local_port} with no pathMappings (VS Code: "
+            f"'remotedbg: attach (relay)' from `remotedbg config vscode --relay`).\n"
+            f"  Breakpoints map {os.path.abspath(local_root)} -> {remote.app_root}.\n"
             "  Ctrl-C to stop.\n"
         )
         live = sys.stderr.isatty()

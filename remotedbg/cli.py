@@ -26,12 +26,17 @@ class CLIError(click.ClickException):
     exit_code = 2
 
 
-def settings_options(*exclude: str) -> t.Callable[[F], F]:
-    """Add an option for every setting that has one (but `exclude`), in the table's order."""
+def settings_options(*exclude: str, helps: t.Mapping[str, str] | None = None) -> t.Callable[[F], F]:
+    """Add an option for every setting that has one (but `exclude`), in the table's order.
+
+    `helps` replaces a setting's help text where a command gives it another meaning.
+    """
 
     def decorate(func: F) -> F:
         for spec in reversed(SPECS):
             if spec.option is not None and spec.field not in exclude:
+                if helps and spec.field in helps:
+                    spec = spec._replace(help=helps[spec.field])
                 func = _setting_option(spec)(func)
         return func
 
@@ -148,7 +153,17 @@ def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
     metavar="HOST:PORT",
     help="Where debugpy listens, e.g. python -m debugpy --listen 127.0.0.1:5679.",
 )
-@settings_options("dap_host", "dap_port")
+@settings_options(
+    "dap_host",
+    "dap_port",
+    "trusted_proxies",
+    "wait",
+    helps={
+        "allow": "Addresses that may attach (the IDE's, or 127.0.0.1 for an SSH tunnel): IPs "
+        "and CIDRs, comma or space separated.",
+        "ttl": "How long the bridge admits IDEs before it exits: 90s, 30m, 2h (at most 24h).",
+    },
+)
 def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
     """Guard an already-running debugpy: peer check, token, one client, expiry.
 

@@ -1,8 +1,8 @@
 """The demo app of `remotedbg demo`: two pages, one of them broken on purpose.
 
 Plain Werkzeug, so the demo needs nothing beyond remotedbg's own dependencies. Set a
-breakpoint on the ``greeting = ...`` line, open ``/``, and inspect ``name``; open ``/boom``
-to see the IDE stop on an unhandled exception.
+breakpoint in ``greet()``, open ``/``, and inspect ``name``; open ``/boom`` to see the IDE
+stop on an unhandled exception.
 """
 
 from __future__ import annotations

@@ -12,10 +12,12 @@ import errno
 import logging
 import os
 import threading
+import time
 import typing as t
 
 from .access import AccessPolicy, Window
 from .audit import Audit
+from .client_address import resolve_client
 from .debugpy_backend import DebugpyBackend
 from .errors import ArmError
 
@@ -32,6 +34,10 @@ if t.TYPE_CHECKING:
 __all__ = ["Gate"]
 
 log = logging.getLogger("remotedbg")
+
+#: Seconds before a failed arming is tried again (a busy port frees, PyCharm starts
+#: listening), so that a failure costs one log line per attempt, not one per request.
+RETRY_AFTER = 30.0
 
 BANNER = """
 {rule}
@@ -53,6 +59,7 @@ class _ProcessState:
         self.pycharm: PycharmBackend | None = None
         self.listening = False
         self.failed: str | None = None
+        self.failed_at = 0.0
         self.expiry_timer: threading.Timer | None = None
         self.attached = threading.Event()
 
@@ -66,18 +73,27 @@ class Gate:
         self.settings = settings
         self.app_root = app_root or os.getcwd()
         self.audit = audit or Audit()
+        self._peer_decides = not settings.trusted_proxies
+        self._allowed_text = settings.allow.contains_text
         self.window = Window(settings.ttl, settings.until)
         self.policy = AccessPolicy(settings.allow, settings.token, self.window)
         self._state = _ProcessState()
 
     # -- who may arm ------------------------------------------------------------------
 
+    def is_visitor(self, remote_addr: str | None) -> bool:
+        """True when the TCP peer alone settles that this request cannot debug (cheap)."""
+        return self._peer_decides and not self._allowed_text(remote_addr or "")
+
     def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
         """The request's client if it may arm and debug, else None."""
-        from .client_address import resolve_client
-
-        client = resolve_client(environ, self.settings.trusted_proxies)
-        if client is None or client not in self.settings.allow:
+        settings = self.settings
+        if self._peer_decides and environ.get("REMOTE_ADDR") not in settings.allow:
+            # The common case, a visitor: one cached lookup, no parsing. Only proxies make
+            # anyone but the TCP peer a candidate.
+            return None
+        client = resolve_client(environ, settings.trusted_proxies)
+        if client is None or client not in settings.allow:
             return None
         return client
 
@@ -105,7 +121,7 @@ class Gate:
         with state.lock:
             if self._is_armed():  # another request armed while this one waited
                 return True
-            if state.failed is not None:
+            if state.failed is not None and time.monotonic() - state.failed_at < RETRY_AFTER:
                 return False
             if not self.window.open():
                 self.audit("refused", client=client, reason="REMOTEDBG_UNTIL has passed")
@@ -117,14 +133,16 @@ class Gate:
                     self._start(state)
             except ArmError as exc:
                 self.window.close()
-                state.failed = str(exc)
+                state.failed, state.failed_at = str(exc), time.monotonic()
                 log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
                 self.audit("arm_failed", client=client, pid=state.pid, reason=str(exc))
                 return False
             state.listening = True
+            state.failed = None
             self._announce(client)
             self._schedule_expiry(state)
-        if self.settings.wait:
+        if self.settings.wait and self.settings.backend == "debugpy":
+            # (PyCharm's backend is attached by the time settrace() returns.)
             state.attached.wait(self.settings.wait)
         return True
 

@@ -37,6 +37,8 @@ __all__ = [
     "status_url",
 ]
 
+#: The configuration `remotedbg attach` tells people to use.
+RELAY_NAME = "remotedbg: attach (relay)"
 #: Seconds to wait for the status page before giving up.
 STATUS_TIMEOUT = 5.0
 #: The status page is a few hundred bytes; anything far larger is not it.
@@ -233,6 +235,12 @@ config_group = click.Group(
 )
 @_target_options
 @click.option(
+    "--relay",
+    is_flag=True,
+    help="For `remotedbg attach`: no pathMappings and no token, which it adds itself. "
+    'Named "remotedbg: attach (relay)" unless --name says otherwise.',
+)
+@click.option(
     "--just-my-code/--no-just-my-code",
     default=True,
     help="Stop only in your code, or also in libraries (Flask, your dependencies). "
@@ -254,6 +262,7 @@ def vscode(
     port: str,
     remote_root: str | None,
     url: str | None,
+    relay: bool,
     just_my_code: bool,
     write_to: str | None,
 ) -> None:
@@ -267,13 +276,20 @@ def vscode(
     with _one_line_errors():
         attach_host = parse_host("--host", host)
         attach_port = _attach_port("--port", port)
-        root, token_required = _remote_root(remote_root, url)
+        if relay and (remote_root is not None or url is not None):
+            raise IdeConfigError(
+                "--relay: remotedbg attach maps the paths itself; drop --remote-root and --url"
+            )
+        root, token_required = (None, False) if relay else _remote_root(remote_root, url)
+        if relay and name == vscode_config.DEFAULT_NAME:
+            name = RELAY_NAME
         config = vscode_config.attach_configuration(
             name=name,
             host=attach_host,
             port=attach_port,
             remote_root=root,
             just_my_code=just_my_code,
+            relay=relay,
         )
         if write_to is None:
             click.echo(vscode_config.render_snippet(config), nl=False)

@@ -66,16 +66,16 @@ class RemoteDebugMiddleware:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
-        if self.gate is None:
+        gate = self.gate
+        if gate is None:
             return self.app(environ, start_response)
-        return self._call_enabled(self.gate, environ, start_response)
-
-    def _call_enabled(
-        self, gate: Gate, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> t.Iterable[bytes]:
+        if gate.is_visitor(environ.get("REMOTE_ADDR")) and not self.errors_to_500:
+            return self.app(environ, start_response)
         client = gate.debugging_client(environ)
         if client is None:
-            return self._call_app(gate, environ, start_response, debugging=False)
+            if self.errors_to_500:
+                return self._call_app(gate, environ, start_response, debugging=False)
+            return self.app(environ, start_response)
         gate.arm(str(client))
         if environ.get("PATH_INFO") == STATUS_PATH:
             return self._status(gate, start_response)

@@ -57,7 +57,7 @@ def instructions(host: str, port: int, settings: Settings) -> str:
         f" 1. open any page from an allowed address to arm the debugger "
         f"(or {STATUS_PATH} to see its status)\n"
         f" 2. attach your IDE to {settings.dap_host}:{settings.dap_port} "
-        f"(VS Code: vscode_configs/launch.json, 'remotedbg: attach (local)'){token}\n"
+        f"(VS Code: `remotedbg config vscode --write` adds the configuration){token}\n"
         f" 3. the debugger disarms itself {settings.ttl:g}s after arming"
     )
 

@@ -63,26 +63,32 @@ def attach_configuration(
     port: int = 5678,
     remote_root: str | None = None,
     just_my_code: bool = True,
+    relay: bool = False,
 ) -> dict[str, t.Any]:
     """The attach configuration as data, in the key order it is written.
 
     `remote_root` is the app's directory on the server; None means the app runs on this
-    machine, in the workspace folder.
+    machine, in the workspace folder. With `relay`, the configuration is for
+    ``remotedbg attach``, which adds the path mappings and the token itself: it must not
+    send mappings of its own, or they would win.
     """
-    return {
+    config: dict[str, t.Any] = {
         "name": name,
         "type": "debugpy",
         "request": "attach",
         "connect": {"host": host, "port": port},
-        "pathMappings": [
+    }
+    if not relay:
+        config["pathMappings"] = [
             {
                 "localRoot": _WORKSPACE,
                 "remoteRoot": _WORKSPACE if remote_root is None else remote_root,
             }
-        ],
-        "justMyCode": just_my_code,
-        "remotedbgToken": TOKEN_REFERENCE,
-    }
+        ]
+    config["justMyCode"] = just_my_code
+    if not relay:
+        config["remotedbgToken"] = TOKEN_REFERENCE
+    return config
 
 
 def _render(

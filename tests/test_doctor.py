@@ -139,7 +139,7 @@ def test_good_setup_passes(tmp_path: Path) -> None:
     (tmp_path / "doctor_good_app.py").write_text(
         "def app(environ, start_response):\n    return [b'ok']\n"
     )
-    env = {"REMOTEDBG_DAP_PORT": str(free_port()), "REMOTEDBG_ALLOW": "203.0.113.7,10.1.2.0/24"}
+    env = {"REMOTEDBG_DAP_PORT": str(free_port()), "REMOTEDBG_ALLOW": "203.0.113.7,10.1.2.0/24,127.0.0.1"}
     result = doctor(make_probe(tmp_path, env, bind=bind_port), str(tmp_path / "doctor_good_app.py"))
     assert result.exit_code == 0, result.output
     assert lines(result, "fail") == []
@@ -648,3 +648,16 @@ def test_summary() -> None:
         "skipped until the settings load: allowlist"
     )
     assert Report((Check("ok", "a"),)).summary() == "no failures: 0 warnings, 1 ok"
+
+
+def test_loopback_debugger_without_loopback_in_allowlist_warns() -> None:
+    """A loopback debugger that no loopback peer may attach to is reachable by nobody: warn."""
+    from remotedbg.doctor import check_listener
+    from remotedbg.settings import Settings
+
+    check = check_listener(Settings.load({"REMOTEDBG_ALLOW": "203.0.113.7"}))
+    assert check.status == "warn"
+    assert "add 127.0.0.1 to REMOTEDBG_ALLOW" in check.detail
+    assert (
+        check_listener(Settings.load({"REMOTEDBG_ALLOW": "203.0.113.7,127.0.0.1"})).status == "ok"
+    )

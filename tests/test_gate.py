@@ -160,3 +160,18 @@ def test_disabled_hook_has_no_gate(enable: str) -> None:
 
     hooked = RemoteDebugMiddleware(lambda e, s: [b""], Settings.load({"REMOTEDBG_ENABLE": enable}))
     assert hooked.gate is None
+
+
+def test_debugpy_itself_listens_on_loopback_only() -> None:
+    """Even with the bridge on every interface, debugpy's own port is bound to 127.0.0.1."""
+    result = run_script(
+        """
+        token = "0123456789abcdef-token"
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "dap_host": "0.0.0.0",
+                                       "token": token}))
+        assert gate.arm("127.0.0.1")
+        print(json.dumps({"debugpy": gate.state.backend.address[0],
+                          "bridge": gate.dap_address[0]}))
+        """
+    )
+    assert result == {"debugpy": "127.0.0.1", "bridge": "0.0.0.0"}

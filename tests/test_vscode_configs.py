@@ -18,6 +18,8 @@ LAUNCH_JSON = Path(__file__).resolve().parent.parent / "vscode_configs" / "launc
 TEXT = LAUNCH_JSON.read_text(encoding="utf-8")
 DATA: dict[str, t.Any] = json5.loads(TEXT)
 CONFIGS: list[dict[str, t.Any]] = DATA["configurations"]
+#: The configurations that carry their own path mappings and token (not the relay one).
+DIRECT = [c for c in CONFIGS if "relay" not in c["name"]]
 COMMENTS = [tok.value for tok in tokenize(TEXT) if tok.type in ("LINE_COMMENT", "BLOCK_COMMENT")]
 
 
@@ -32,15 +34,16 @@ def test_version() -> None:
 
 
 def test_there_are_configurations() -> None:
-    """There is at least the local and the SSH-tunnel configuration."""
-    assert len(CONFIGS) >= 2
+    """There is the relay, the local and the SSH-tunnel configuration."""
+    assert len(CONFIGS) >= 3
+    assert by_name("relay")
     assert by_name("local")
     assert by_name("SSH tunnel")
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c["name"] for c in CONFIGS])
+@pytest.mark.parametrize("config", DIRECT, ids=[c["name"] for c in DIRECT])
 def test_each_is_a_debugpy_attach(config: dict[str, t.Any]) -> None:
-    """Each configuration attaches with debugpy, with connect, pathMappings and justMyCode."""
+    """Each direct configuration attaches with debugpy, with connect, pathMappings, justMyCode."""
     assert config["type"] == "debugpy"
     assert config["request"] == "attach"
     assert set(config["connect"]) == {"host", "port"}
@@ -62,7 +65,7 @@ def test_names_are_unique() -> None:
     assert len(set(names)) == len(names)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c["name"] for c in CONFIGS])
+@pytest.mark.parametrize("config", DIRECT, ids=[c["name"] for c in DIRECT])
 def test_token_is_only_a_reference(config: dict[str, t.Any]) -> None:
     """remotedbgToken reads the environment; no other key could carry a secret."""
     assert config["remotedbgToken"] == TOKEN_REFERENCE == "${env:REMOTEDBG_TOKEN}"
@@ -102,3 +105,20 @@ def test_cli_remote_root_matches_the_tunnel_configuration() -> None:
     assert {k: v for k, v in printed.items() if k != "name"} == {
         k: v for k, v in tunnel.items() if k != "name"
     }
+
+
+def test_relay_configuration_leaves_mappings_and_token_to_attach() -> None:
+    """The relay configuration sends neither pathMappings nor a token, and matches --relay."""
+    relay = by_name("relay")
+    assert "pathMappings" not in relay
+    assert not [key for key in relay if "token" in key.lower()]
+    result = CliRunner().invoke(config_group, ["vscode", "--relay"])
+    assert result.exit_code == 0, result.output
+    assert json5.loads(result.stdout) == relay
+
+
+def test_relay_refuses_a_remote_root() -> None:
+    """--relay with --remote-root is a contradiction, refused in one line."""
+    result = CliRunner().invoke(config_group, ["vscode", "--relay", "--remote-root", "/srv"])
+    assert result.exit_code == 2
+    assert "--relay" in result.output

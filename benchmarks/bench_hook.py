@@ -1,0 +1,145 @@
+"""What the hook costs the app when debugging is off or not armed, and what the allowlist costs.
+
+Targets (issue 5): hook off >= 0.99x the bare app's throughput; on but not armed >= 0.98x;
+`import remotedbg` adds <= 5 ms; a lookup against 10,000 CIDRs <= 2x one against one.
+The app is called in-process through WSGI, with no server around it: the server's own cost
+would dilute the hook's, so this is the strictest way to measure it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import statistics
+import subprocess
+import sys
+import time
+import typing as t
+
+from benchlib import Row, interleaved, print_table
+
+from remotedbg.addresses import AddressSet
+from remotedbg.middleware import RemoteDebugMiddleware
+from remotedbg.settings import Settings
+
+
+def flask_app() -> t.Any:
+    from flask import Flask
+
+    app = Flask("bench")
+
+    @app.route("/")
+    def index() -> str:
+        return "hello"
+
+    return app
+
+
+def call(app: t.Any, environ: dict[str, t.Any]) -> t.Callable[[], object]:
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: t.Any = None) -> None:
+        return None
+
+    def once() -> object:
+        body = app(dict(environ), start_response)
+        for _ in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        return body
+
+    return once
+
+
+def environ(remote_addr: str) -> dict[str, t.Any]:
+    from werkzeug.test import EnvironBuilder
+
+    env = EnvironBuilder(path="/").get_environ()
+    env["REMOTE_ADDR"] = remote_addr
+    return env
+
+
+def hook_rows(quick: bool) -> list[Row]:
+    bare = flask_app()
+    off = flask_app()
+    off.wsgi_app = RemoteDebugMiddleware(off.wsgi_app, Settings.load({}))  # type: ignore[method-assign]
+    on = flask_app()
+    on.wsgi_app = RemoteDebugMiddleware(  # type: ignore[method-assign]
+        on.wsgi_app, Settings.load({}, {"enable": True, "allow": "10.1.0.0/16"})
+    )
+    visitor = environ("198.51.100.7")
+    number, repeat = (300, 5) if quick else (2000, 15)
+    times = interleaved(
+        {"bare": call(bare, visitor), "off": call(off, visitor), "on": call(on, visitor)},
+        number=number,
+        repeat=repeat,
+        warmup=2,
+    )
+    # Throughput is the inverse of time per request.
+    off_ratio = times["bare"] / times["off"]
+    on_ratio = times["bare"] / times["on"]
+    return [
+        Row("hook off: requests/s", 1 / times["off"], 1 / times["bare"], "req/s", ">= 0.99x",
+            off_ratio >= 0.99),
+        Row("hook on, not armed, visitor: requests/s", 1 / times["on"], 1 / times["bare"],
+            "req/s", ">= 0.98x", on_ratio >= 0.98),
+    ]  # fmt: skip
+
+
+def import_row(quick: bool) -> Row:
+    runs = 7 if quick else 21
+
+    def spawn(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    with_import: list[float] = []
+    without: list[float] = []
+    for _ in range(runs):
+        without.append(spawn("pass"))
+        with_import.append(spawn("import remotedbg"))
+    ours, base = statistics.median(with_import), statistics.median(without)
+    added_ms = (ours - base) * 1000
+    return Row(
+        f"python -c 'import remotedbg' (adds {added_ms:.1f} ms)",
+        ours * 1000,
+        base * 1000,
+        "ms",
+        "+<= 5 ms",
+        added_ms <= 5.0,
+    )
+
+
+def allowlist_row(quick: bool) -> Row:
+    rng = random.Random(7)
+    big = AddressSet(
+        ipaddress.IPv4Network((rng.getrandbits(32), 24), strict=False) for _ in range(10_000)
+    )
+    small = AddressSet([ipaddress.IPv4Network("10.0.0.0/8")])
+    probes = [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(1000)]
+
+    def lookups(address_set: AddressSet) -> t.Callable[[], object]:
+        return lambda: [p in address_set for p in probes]
+
+    number, repeat = (20, 5) if quick else (100, 11)
+    times = interleaved(
+        {"big": lookups(big), "small": lookups(small)}, number=number, repeat=repeat
+    )
+    per_lookup = {k: v / len(probes) * 1e9 for k, v in times.items()}
+    return Row(
+        "allowlist lookup, 10,000 CIDRs vs 1",
+        per_lookup["big"],
+        per_lookup["small"],
+        "ns",
+        "<= 2x",
+        per_lookup["big"] <= 2 * per_lookup["small"],
+    )
+
+
+def rows(quick: bool = False) -> list[Row]:
+    return [*hook_rows(quick), import_row(quick), allowlist_row(quick)]
+
+
+if __name__ == "__main__":
+    print_table(rows("--quick" in sys.argv), "Hook and allowlist (in-process)")

@@ -1,0 +1,135 @@
+"""Throughput of everyone else while remotedbg is off, on, armed and expired, against the bare app.
+
+Targets (issue 5): hook off >= 0.99x the bare app; on and not armed >= 0.98x; armed, for
+clients that are not debugging >= 0.9x (Python 3.11); after the window closes >= 0.95x.
+Plain debugpy.listen() (no IDE attached) is measured alongside, for reference. All servers
+run at once and are loaded in alternation, in bursts, so that drift hits each alike.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+from benchlib import Row, print_table
+
+HERE = Path(__file__).resolve().parent
+VISITOR = "127.0.0.2"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: Linux: choose the source port at connect(), not bind(), so that thousands of short
+#: connections from 127.0.0.2 do not run out of ports while earlier ones sit in TIME_WAIT.
+IP_BIND_ADDRESS_NO_PORT = 24
+
+
+def get(port: int, source: str = VISITOR, path: str = "/") -> bytes:
+    """One HTTP/1.0 request on a new connection, as a browser hitting the dev server does."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.settimeout(30)
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: bench\r\n\r\n".encode())
+        # Stop at Content-Length, as real clients do: reading to EOF would wait out
+        # Werkzeug's lingering close (~10 ms) and measure that instead of the app.
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += sock.recv(65536)
+        head, _, body = response.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += sock.recv(65536)
+    assert head.startswith(b"HTTP/1.") and b" 200 " in head[:20], head[:200]
+    return body
+
+
+class AppServer:
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "serve_app.py"), mode, str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # debugpy prints its warnings on stdout first
+            if line.strip() == b"ready":
+                break
+        else:
+            raise RuntimeError(f"{mode} did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def burst(port: int, requests: int, clients: int = 4) -> float:
+    """Requests per second for `requests` visitor requests over `clients` connections' worth."""
+    per_client = requests // clients
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        for _ in pool.map(lambda _: [get(port) for _ in range(per_client)], range(clients)):
+            pass
+    return per_client * clients / (time.perf_counter() - start)
+
+
+def measure(quick: bool) -> dict[str, float]:
+    modes = ["bare", "off", "on", "armed", "expired", "debugpy"]
+    servers = {m: AppServer({"armed": "on", "expired": "short"}.get(m, m)) for m in modes}
+    try:
+        get(servers["armed"].port, source="127.0.0.1")  # an allowlisted request arms it
+        get(servers["expired"].port, source="127.0.0.1")
+        status = get(servers["armed"].port, source="127.0.0.1", path="/__remotedbg__")
+        assert b'"armed": true' in status, status
+        time.sleep(3)  # the 2 s window of "expired" ends
+        status = get(servers["expired"].port, source="127.0.0.1", path="/__remotedbg__")
+        requests, repeat = (200, 3) if quick else (600, 9)
+        for server in servers.values():
+            burst(server.port, requests // 2)  # warm-up
+        samples: dict[str, list[float]] = {m: [] for m in modes}
+        for _ in range(repeat):
+            for mode, server in servers.items():
+                samples[mode].append(burst(server.port, requests))
+        return {mode: statistics.median(values) for mode, values in samples.items()}
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def rows(quick: bool = False) -> list[Row]:
+    rates = measure(quick)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    armed_target = 0.9 if sys.version_info < (3, 12) else 0.9
+    spec = [
+        ("off", "hook off", 0.99),
+        ("on", "hook on, not armed", 0.98),
+        ("armed", "armed, visitors", armed_target),
+        ("expired", "after the window closed", 0.95),
+    ]
+    table = [
+        Row(f"py{version} {label}: req/s", rates[mode], rates["bare"], "req/s",
+            f">= {target}x", rates[mode] / rates["bare"] >= target)
+        for mode, label, target in spec
+    ]  # fmt: skip
+    table.append(
+        Row(f"py{version} plain debugpy.listen(), no IDE: req/s", rates["debugpy"], rates["bare"],
+            "req/s", "(reference)", True)
+    )  # fmt: skip
+    return table
+
+
+if __name__ == "__main__":
+    print_table(rows("--quick" in sys.argv), "Throughput of everyone else (Werkzeug threaded)")

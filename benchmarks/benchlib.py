@@ -1,0 +1,82 @@
+"""Shared pieces of the benchmarks: side-by-side timing, medians, and the results table.
+
+Every comparison runs its variants interleaved in the same process or run, after a warm-up,
+several times over, and reports medians and ratios: absolute times on shared machines are
+noise, ratios of medians taken side by side are not.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import time
+import typing as t
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    measure: str
+    ours: float
+    baseline: float
+    unit: str
+    target: str
+    passed: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+
+def timeit(func: t.Callable[[], object], number: int) -> float:
+    """Seconds per call of `func`, over `number` calls, with the collector off."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in range(number):
+            func()
+        return (time.perf_counter() - start) / number
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def interleaved(
+    variants: dict[str, t.Callable[[], object]], *, number: int, repeat: int, warmup: int = 1
+) -> dict[str, float]:
+    """Median seconds per call of each variant, measured in alternation so drift hits all."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(warmup + repeat):
+        for name, func in variants.items():
+            value = timeit(func, number)
+            if round_ >= warmup:
+                samples[name].append(value)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def median_ms(samples: t.Sequence[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+def print_table(rows: t.Sequence[Row], title: str, out: t.TextIO = sys.stdout) -> None:
+    header = ("measure", "remotedbg", "baseline", "ratio", "target", "result")
+    lines = [
+        (
+            row.measure,
+            f"{row.ours:.4g} {row.unit}",
+            f"{row.baseline:.4g} {row.unit}",
+            f"{row.ratio:.3f}x",
+            row.target,
+            "pass" if row.passed else "FAIL",
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines)]
+    out.write(f"\n{title}\n")
+    for cells in (header, tuple("-" * w for w in widths), *lines):
+        out.write("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip() + "\n")
+    out.flush()
