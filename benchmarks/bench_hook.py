@@ -16,11 +16,11 @@ import sys
 import time
 import typing as t
 
-from benchlib import Row, interleaved, print_table
-
 from remotedbg.addresses import AddressSet
 from remotedbg.middleware import RemoteDebugMiddleware
 from remotedbg.settings import Settings
+
+from benchlib import Row, interleaved, print_table
 
 
 def flask_app() -> t.Any:
@@ -62,9 +62,9 @@ def environ(remote_addr: str) -> dict[str, t.Any]:
 def hook_rows(quick: bool) -> list[Row]:
     bare = flask_app()
     off = flask_app()
-    off.wsgi_app = RemoteDebugMiddleware(off.wsgi_app, Settings.load({}))  # type: ignore[method-assign]
+    off.wsgi_app = RemoteDebugMiddleware(off.wsgi_app, Settings.load({}))
     on = flask_app()
-    on.wsgi_app = RemoteDebugMiddleware(  # type: ignore[method-assign]
+    on.wsgi_app = RemoteDebugMiddleware(
         on.wsgi_app, Settings.load({}, {"enable": True, "allow": "10.1.0.0/16"})
     )
     visitor = environ("198.51.100.7")

@@ -75,8 +75,10 @@ def print_table(rows: t.Sequence[Row], title: str, out: t.TextIO = sys.stdout) -
         )
         for row in rows
     ]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=True)]
     out.write(f"\n{title}\n")
     for cells in (header, tuple("-" * w for w in widths), *lines):
-        out.write("  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip() + "\n")
+        out.write(
+            "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+        )
     out.flush()

@@ -359,14 +359,14 @@ def check_listener(settings: Settings) -> Check:
     """Who can reach the debugger address (the no-token case is already a settings error)."""
     port: int | str = settings.dap_port or "<port>"
     where = _where(settings.dap_host, port)
-    if settings.dap_host_is_loopback and settings.backend == "debugpy":
-        if "127.0.0.1" not in settings.allow and "::1" not in settings.allow:
-            return Check(
-                "warn",
-                f"the IDE attaches to {where}, but REMOTEDBG_ALLOW holds no loopback address",
-                "connections to a loopback port, SSH tunnels included, come from 127.0.0.1, "
-                "so the bridge refuses them all: add 127.0.0.1 to REMOTEDBG_ALLOW",
-            )
+    loopback_allowed = "127.0.0.1" in settings.allow or "::1" in settings.allow
+    if settings.dap_host_is_loopback and settings.backend == "debugpy" and not loopback_allowed:
+        return Check(
+            "warn",
+            f"the IDE attaches to {where}, but REMOTEDBG_ALLOW holds no loopback address",
+            "connections to a loopback port, SSH tunnels included, come from 127.0.0.1, "
+            "so the bridge refuses them all: add 127.0.0.1 to REMOTEDBG_ALLOW",
+        )
     if settings.dap_host_is_loopback:
         return Check(
             "ok",

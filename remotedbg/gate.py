@@ -78,6 +78,8 @@ class Gate:
         self.window = Window(settings.ttl, settings.until)
         self.policy = AccessPolicy(settings.allow, settings.token, self.window)
         self._state = _ProcessState()
+        if settings.backend == "debugpy":
+            self._state.backend.preload(f"{__package__}.bridge")
 
     # -- who may arm ------------------------------------------------------------------
 

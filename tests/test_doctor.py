@@ -139,7 +139,10 @@ def test_good_setup_passes(tmp_path: Path) -> None:
     (tmp_path / "doctor_good_app.py").write_text(
         "def app(environ, start_response):\n    return [b'ok']\n"
     )
-    env = {"REMOTEDBG_DAP_PORT": str(free_port()), "REMOTEDBG_ALLOW": "203.0.113.7,10.1.2.0/24,127.0.0.1"}
+    env = {
+        "REMOTEDBG_DAP_PORT": str(free_port()),
+        "REMOTEDBG_ALLOW": "203.0.113.7,10.1.2.0/24,127.0.0.1",
+    }
     result = doctor(make_probe(tmp_path, env, bind=bind_port), str(tmp_path / "doctor_good_app.py"))
     assert result.exit_code == 0, result.output
     assert lines(result, "fail") == []
