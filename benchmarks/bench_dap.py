@@ -292,12 +292,21 @@ def raw_attach(port: int) -> socket.socket:
 
 
 def transfer_row(quick: bool) -> Row:
+    """A 10 MB body, direct and through the bridge running inside the server's process.
+
+    That is where the bridge runs in an armed app: on its own thread beside debugpy.
+    """
     size = 10 * 1024 * 1024
-    fake, fake_port = spawn_port([sys.executable, str(HERE / "fake_dap.py"), str(size)])
-    bridge, bridge_port = bridge_process(fake_port)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_dap.py"), str(size), "--bridge"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert server.stdout is not None
+    fake_port, bridge_port = int(server.stdout.readline()), int(server.stdout.readline())
     try:
         direct, bridged = raw_attach(fake_port), raw_attach(bridge_port)
-        rounds = 5 if quick else 15
+        rounds = 7 if quick else 21
         times: dict[str, list[float]] = {"direct": [], "bridge": []}
         for round_ in range(rounds + 1):
             for name, sock in (("direct", direct), ("bridge", bridged)):
@@ -308,9 +317,8 @@ def transfer_row(quick: bool) -> Row:
         direct.close()
         bridged.close()
     finally:
-        for proc in (fake, bridge):
-            proc.kill()
-            proc.wait()
+        server.kill()
+        server.wait()
     mb = size / 1e6
     ours = mb / statistics.median(times["bridge"])
     base = mb / statistics.median(times["direct"])

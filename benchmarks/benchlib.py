@@ -25,9 +25,13 @@ class Row:
     unit: str
     target: str
     passed: bool
+    #: The ratio judged; by default ours / baseline, but a paired median where measured so.
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.ours / self.baseline if self.baseline else float("inf")
 
 

@@ -1,6 +1,10 @@
 """A scripted DAP server that answers `variables` with a body of a given size, for transport tests.
 
-    python fake_dap.py SIZE_BYTES      (prints its port, then serves until killed)
+    python fake_dap.py SIZE_BYTES [--bridge]
+
+It prints its port, then serves until killed. With --bridge it also runs remotedbg's bridge
+in front of itself, in the same process on its own thread, as in an armed app, and prints
+the bridge's port on a second line.
 
 It stands in for debugpy where only the bytes matter: debugpy itself takes far longer to
 build a 10 MB response than any proxy takes to move it, which would hide the proxy's cost.
@@ -47,7 +51,22 @@ def main() -> None:
     value = "x" * (size - 64)
     big = json.dumps({"variables": [{"name": "big", "value": value, "variablesReference": 0}]})
     server = socket.create_server(("127.0.0.1", 0))
-    print(server.getsockname()[1], flush=True)
+    port = server.getsockname()[1]
+    print(port, flush=True)
+    if "--bridge" in sys.argv:
+        from remotedbg.access import AccessPolicy, Window
+        from remotedbg.addresses import AddressSet
+        from remotedbg.audit import Audit
+        from remotedbg.bridge import Bridge
+
+        window = Window(3600)
+        window.open()
+        policy = AccessPolicy(AddressSet.parse(["127.0.0.1"]), None, window)
+        bridge = Bridge(
+            listen=("127.0.0.1", 0), upstream=lambda: ("127.0.0.1", port), policy=policy,
+            audit=Audit(),
+        )  # fmt: skip
+        print(bridge.start()[1], flush=True)
     while True:
         conn, _ = server.accept()
         threading.Thread(target=serve, args=(conn, big.encode()), daemon=True).start()

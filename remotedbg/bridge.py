@@ -21,6 +21,8 @@ import typing as t
 from .addresses import parse_address
 from .bridge_session import (
     CHUNK,
+    HIGH_WATER,
+    LOW_WATER,
     Connection,
     SessionConfig,
     Slot,
@@ -220,6 +222,7 @@ class Bridge:
         try:
             nodelay(conn)
             reader, writer = await asyncio.open_connection(sock=conn, limit=CHUNK)
+            writer.transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
         except OSError as exc:
             conn.close()
             self._config.audit("fault", peer=peer, reason=explain(exc))

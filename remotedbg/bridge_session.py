@@ -48,6 +48,11 @@ __all__ = [
 
 #: Read size: big reads keep large variables and sources cheap to move.
 CHUNK = 256 * 1024
+#: Debugger -> IDE buffering: reading from debugpy pauses above HIGH_WATER and resumes
+#: below LOW_WATER. asyncio's defaults (64 KiB / 16 KiB) paused and resumed dozens of times
+#: for one 10 MB variable; a few MiB per IDE lets big bodies stream in one go.
+HIGH_WATER = 4 * 1024 * 1024
+LOW_WATER = 1024 * 1024
 #: Largest request an IDE may send; also bounds what an unauthenticated peer can make us hold.
 CLIENT_MAX_MESSAGE = 4 * 1024 * 1024
 #: Connecting to debugpy and its answer to ``initialize``.
@@ -555,7 +560,7 @@ class _Debugger(asyncio.Protocol):
             return
         if self._paused or not self.relay.forwarding or self.transport is None:
             return
-        if self.client.transport.get_write_buffer_size() > CHUNK:
+        if self.client.transport.get_write_buffer_size() > HIGH_WATER:
             self._paused = True
             self.transport.pause_reading()
             self._resuming = asyncio.get_running_loop().create_task(self._resume_when_drained())

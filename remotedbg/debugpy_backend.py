@@ -19,6 +19,7 @@ import threading
 import typing as t
 
 from .errors import ArmError
+from .trace_scope import TraceScope
 
 if t.TYPE_CHECKING:
     import types
@@ -85,6 +86,7 @@ class DebugpyBackend:
         self.version: str | None = None
         self._preloaded = threading.Event()
         self._preloader: threading.Thread | None = None
+        self.scope = TraceScope()
 
     def preload(self, *modules: str) -> None:
         """Import debugpy, pydevd and `modules`, and let debugpy describe its environment.
@@ -145,6 +147,7 @@ class DebugpyBackend:
             raise ArmError(f"debugpy.listen() failed: {exc}") from None
         self._set_nodelay()
         self._set_resume_poll()
+        self.scope.engage()
         return self.address
 
     def _set_resume_poll(self) -> None:

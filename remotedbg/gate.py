@@ -30,6 +30,7 @@ if t.TYPE_CHECKING:
     from .bridge import Bridge
     from .pycharm_backend import PycharmBackend
     from .settings import Settings
+    from .trace_scope import TraceScope
 
 __all__ = ["Gate"]
 
@@ -73,6 +74,9 @@ class Gate:
         self.settings = settings
         self.app_root = app_root or os.getcwd()
         self.audit = audit or Audit()
+        #: Set once debugpy runs in this process with per-request tracing: the middleware
+        #: then tells it, request by request, whom to trace.
+        self.tracing: TraceScope | None = None
         self._peer_decides = not settings.trusted_proxies
         self._allowed_text = settings.allow.contains_text
         self.window = Window(settings.ttl, settings.until)
@@ -106,6 +110,7 @@ class Gate:
         state = self._state
         if state.pid != os.getpid():
             state = self._state = _ProcessState()
+            self.tracing = None
         return state
 
     @property
@@ -179,6 +184,8 @@ class Gate:
         except ArmError:
             state.bridge.close("debugpy could not start")
             raise
+        if state.backend.scope.engaged:
+            self.tracing = state.backend.scope
 
     def _start_pycharm(self, state: _ProcessState) -> None:
         from .pycharm_backend import PycharmBackend
@@ -246,6 +253,7 @@ class Gate:
                 state.bridge.close(reason)
             if state.pycharm is not None:
                 state.pycharm.stop()
+            state.backend.scope.release()
         if was_open:
             self.audit("expired", pid=state.pid, reason=reason)
             log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)

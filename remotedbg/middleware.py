@@ -70,17 +70,17 @@ class RemoteDebugMiddleware:
         if gate is None:
             return self.app(environ, start_response)
         if gate.is_visitor(environ.get("REMOTE_ADDR")) and not self.errors_to_500:
+            if gate.tracing is not None:
+                gate.tracing.enter(debugging=False)
             return self.app(environ, start_response)
         client = gate.debugging_client(environ)
         if client is None:
-            if self.errors_to_500:
-                return self._call_app(gate, environ, start_response, debugging=False)
-            return self.app(environ, start_response)
-        gate.arm(str(client))
+            return self._call_app(gate, environ, start_response, debugging=False)
+        armed = gate.arm(str(client))
         if environ.get("PATH_INFO") == STATUS_PATH:
             return self._status(gate, start_response)
         environ[CLIENT_KEY] = str(client)
-        return self._call_app(gate, environ, start_response, debugging=True)
+        return self._call_app(gate, environ, start_response, debugging=armed)
 
     def _call_app(
         self,
@@ -90,6 +90,8 @@ class RemoteDebugMiddleware:
         *,
         debugging: bool,
     ) -> t.Iterable[bytes]:
+        if gate.tracing is not None:
+            gate.tracing.enter(debugging=debugging)
         try:
             return self.app(environ, start_response)
         except Exception:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import typing as t
 from pathlib import Path
@@ -140,3 +141,25 @@ def remotedbg_run(
     server = Server(argv, http_port=http_port, env=env, log_path=tmp_path / "server.log")
     server.wait_ready()
     return server
+
+
+def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
+    """Run `body` in a fresh interpreter; it prints one JSON object as its last line."""
+    prelude = textwrap.dedent(
+        """
+        import json, os, socket, sys, time
+        from remotedbg.gate import Gate
+        from remotedbg.settings import Settings
+        """
+    )
+    script = prelude + textwrap.dedent(body)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=TESTS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return t.cast("dict[str, t.Any]", json.loads(result.stdout.strip().splitlines()[-1]))

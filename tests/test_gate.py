@@ -6,11 +6,7 @@ and would trace the rest of the test session.
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
-import sys
-import textwrap
 import typing as t
 
 import pytest
@@ -19,29 +15,7 @@ from remotedbg.audit import Audit
 from remotedbg.gate import Gate
 from remotedbg.settings import Settings
 
-from servers import TESTS
-
-
-def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
-    """Run `body` in a fresh interpreter; it prints one JSON object as its last line."""
-    prelude = textwrap.dedent(
-        """
-        import json, os, socket, sys, time
-        from remotedbg.gate import Gate
-        from remotedbg.settings import Settings
-        """
-    )
-    script = prelude + textwrap.dedent(body)
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=TESTS,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return t.cast("dict[str, t.Any]", json.loads(result.stdout.strip().splitlines()[-1]))
+from servers import run_script
 
 
 class Recorder(logging.Handler):

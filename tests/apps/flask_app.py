@@ -22,3 +22,10 @@ def boom() -> str:
 @app.route("/health")
 def health() -> str:
     return "ok"
+
+
+@app.route("/tracer")
+def tracer() -> str:
+    import sys
+
+    return "traced" if sys.gettrace() is not None else "untraced"

@@ -1,0 +1,140 @@
+"""Trace only the debugging client's requests, so everyone else on the box does not pay.
+
+Once listening, pydevd (Python 3.11 and older) traces every thread with sys.settrace and
+wraps thread start, so that every new request thread is traced from birth: the other users
+of a staging box get 0.3x-0.5x throughput for as long as the process lives. After
+``listen()`` we undo that (restore thread start, clear ``threading.settrace``), and each
+request then opts in or out at WSGI entry: the debugging client's requests are traced,
+everyone else's are not. When the window closes, nothing is traced any more.
+
+Python 3.12+ uses sys.monitoring, whose cost is small; there we only make pydevd recompute
+its event set when the window closes, since it otherwise keeps the events of removed
+breakpoints enabled.
+
+Everything relied on beyond debugpy's public API is looked up at run time. When something
+is missing, scoping is skipped and one note is logged: debugging then still works, and only
+the speed of other requests is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import typing as t
+
+__all__ = ["TraceScope"]
+
+log = logging.getLogger("remotedbg")
+
+
+class TraceScope:
+    """Per-thread tracing for one process's pydevd; `engage()` after debugpy.listen()."""
+
+    def __init__(self) -> None:
+        self.engaged = False
+        self._py_db: t.Any = None
+        self._undo_thread_patch: t.Callable[[], None] | None = None
+        self._trace_frames: t.Callable[[int, t.Any], None] | None = None
+        self._update_events: t.Callable[[], None] | None = None
+        self._real_settrace: t.Callable[[t.Any], None] | None = None
+        self._set_in_threads: t.Callable[..., t.Any] | None = None
+
+    def engage(self) -> bool:
+        """Stop tracing by default; True if requests can now opt in one by one."""
+        pydevd = sys.modules.get("pydevd")
+        py_db = getattr(pydevd, "get_global_debugger", lambda: None)()
+        constants = sys.modules.get("_pydevd_bundle.pydevd_constants")
+        if getattr(constants, "PYDEVD_USE_SYS_MONITORING", False):
+            monitoring = sys.modules.get("_pydevd_sys_monitoring.pydevd_sys_monitoring")
+            self._update_events = getattr(monitoring, "update_monitor_events", None)
+            return False
+        monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
+        undo = getattr(monkey, "undo_patch_thread_modules", None)
+        if py_db is None or undo is None or not hasattr(py_db, "enable_tracing"):
+            log.info(
+                "remotedbg: this debugpy lacks what per-request tracing needs; every request "
+                "is traced while debugpy runs (slower for everyone on Python < 3.12)"
+            )
+            return False
+        self._py_db = py_db
+        self._undo_thread_patch = undo
+        method = getattr(type(py_db), "set_trace_for_frame_and_parents", None)
+        self._trace_frames = method.__get__(py_db) if method is not None else None
+        self._find_thread_tools()
+        self.engaged = True
+        self._stop_default_tracing()
+        self._untrace_other_threads()
+        return True
+
+    def _find_thread_tools(self) -> None:
+        """pydevd's native helper sets a tracer in *other* threads, as listen() itself did."""
+        tracing = sys.modules.get("pydevd_tracing")
+        holder = getattr(tracing, "TracingFunctionHolder", None)
+        load_helper = getattr(tracing, "_load_python_helper_lib", None)
+        self._real_settrace = getattr(holder, "_original_tracing", None)
+        if load_helper is not None and self._real_settrace is not None and load_helper():
+            self._set_in_threads = getattr(tracing, "set_trace_to_threads", None)
+        if self._set_in_threads is None:
+            log.info(
+                "remotedbg: cannot reach pydevd's thread helper; threads that existed before "
+                "arming stay traced until they serve a request"
+            )
+
+    def _untrace_other_threads(self) -> None:
+        """Drop the tracer listen() gave every running thread (the server's accept loop...).
+
+        A thread's tracer can only be removed from inside it, so each gets a one-shot tracer
+        that removes itself on its next call. Frames lose pydevd's f_trace first, or its
+        dispatcher would put the tracer back on the next line event.
+        """
+        if self._set_in_threads is None:
+            return
+        me = threading.get_ident()
+        frames = sys._current_frames()
+        idents = [ident for ident in frames if ident != me]
+        for ident in idents:
+            frame: t.Any = frames[ident]
+            while frame is not None:
+                frame.f_trace = None
+                frame = frame.f_back
+        del frames
+        if idents:
+            real_settrace = self._real_settrace
+
+            def untrace_myself(frame: t.Any, event: str, arg: t.Any) -> None:
+                if real_settrace is not None:
+                    real_settrace(None)
+
+            self._set_in_threads(untrace_myself, thread_idents=idents, create_dummy_thread=False)
+
+    def _stop_default_tracing(self) -> None:
+        """New threads start untraced: undo pydevd's thread-start wrap and threading hook."""
+        if self._undo_thread_patch is not None:
+            self._undo_thread_patch()
+        threading.settrace(None)
+
+    def enter(self, debugging: bool) -> None:
+        """At WSGI entry, in the request's thread: trace it only if its client is debugging."""
+        if not self.engaged:
+            return
+        if threading.gettrace() is not None:
+            # pydevd re-arms its global hooks on some events (a new IDE session).
+            self._stop_default_tracing()
+        py_db = self._py_db
+        if debugging:
+            py_db.enable_tracing()
+            if self._trace_frames is not None:
+                # The frames already running (the server's and ours) are traced too, so
+                # that stepping out of a view stops where the user expects.
+                self._trace_frames(threading.get_ident(), sys._getframe(1))
+        elif sys.gettrace() is not None:
+            py_db.disable_tracing()
+
+    def release(self) -> None:
+        """The window closed: no new thread is traced, and requests stop opting in."""
+        if self._update_events is not None:
+            self._update_events()
+        if self.engaged:
+            self._stop_default_tracing()
+            self._untrace_other_threads()

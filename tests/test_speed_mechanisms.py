@@ -1,0 +1,93 @@
+"""The mechanisms behind remotedbg's speed, checked directly (timing belongs in benchmarks/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from servers import APPS, free_port, remotedbg_run, run_script
+
+pytestmark = pytest.mark.e2e
+
+
+def test_debugger_sockets_have_nodelay_and_resume_is_prompt() -> None:
+    """After arming, pydevd's sockets send at once (no Nagle) and a resume is noticed in ms."""
+    result = run_script(
+        """
+        import socket
+        sys.path.insert(0, ".")
+        from dap_client import DAPClient, initialize_arguments
+        from remotedbg.debugpy_backend import RESUME_POLL
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0}))
+        assert gate.arm("127.0.0.1")
+        import pydevd
+        py_db = pydevd.get_global_debugger()
+        listening = py_db._waiting_for_connection_thread._server_socket
+        client = DAPClient(gate.dap_address)
+        client.request("initialize", initialize_arguments())
+        client.send("attach", {})
+        client.wait_event("initialized")
+        accepted = py_db.writer.sock
+        option = lambda s: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        print(json.dumps({"listening": option(listening), "accepted": option(accepted),
+                          "poll": pydevd.TIMEOUT_SLOW == RESUME_POLL}))
+        """
+    )
+    assert result["listening"] == 1
+    assert result["accepted"] == 1
+    assert result["poll"] is True
+
+
+def test_preload_changes_nothing_and_listens_on_nothing() -> None:
+    """Switched on, debugpy is imported at start-up, with no tracing, patching or port."""
+    result = run_script(
+        """
+        import _thread, threading
+        before = (_thread.start_new_thread, threading._start_new_thread, sys.gettrace(),
+                  threading.gettrace())
+        gate = Gate(Settings.load({}, {"enable": True}))
+        assert gate.state.backend._preloaded.wait(60)
+        after = (_thread.start_new_thread, threading._start_new_thread, sys.gettrace(),
+                 threading.gettrace())
+        import pydevd
+        print(json.dumps({"same": [a is b for a, b in zip(before, after)],
+                          "pydevd": "pydevd" in sys.modules,
+                          "debugger": pydevd.get_global_debugger() is not None,
+                          "bridge": "remotedbg.bridge" in sys.modules}))
+        """
+    )
+    assert result == {"same": [True] * 4, "pydevd": True, "debugger": False, "bridge": True}
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="3.12+ debugs through sys.monitoring, not settrace"
+)
+def test_only_the_debugging_client_is_traced(tmp_path: Path) -> None:
+    """While armed, a visitor's request runs untraced; the debugging client's is traced."""
+    server = remotedbg_run(str(APPS / "flask_app.py"), tmp_path, "--dap-port", str(free_port()))
+    try:
+        assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
+        assert server.get("/__remotedbg__").json()["armed"] is True
+        assert server.get("/tracer").body == b"traced"
+        assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
+        assert server.get("/tracer", source="127.0.0.3").body == b"untraced"
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="3.12+ debugs through sys.monitoring, not settrace"
+)
+def test_nothing_is_traced_after_the_window(tmp_path: Path) -> None:
+    """Once the window has closed, even the (former) debugging client runs untraced."""
+    server = remotedbg_run(
+        str(APPS / "flask_app.py"), tmp_path, "--dap-port", str(free_port()), "--ttl", "2s"
+    )
+    try:
+        assert server.get("/tracer").body == b"traced"
+        server.wait_for_log("event=expired", timeout=20)
+        assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
+    finally:
+        server.stop()
