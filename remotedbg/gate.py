@@ -179,11 +179,14 @@ class Gate:
             raise ArmError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"
             ) from None
+        reopening = state.backend.address is not None
         try:
             state.backend.start()
         except ArmError:
             state.bridge.close("debugpy could not start")
             raise
+        if reopening:
+            state.backend.scope.reopen()
         if state.backend.scope.engaged:
             self.tracing = state.backend.scope
 

@@ -7,9 +7,9 @@ of a staging box get 0.3x-0.5x throughput for as long as the process lives. Afte
 request then opts in or out at WSGI entry: the debugging client's requests are traced,
 everyone else's are not. When the window closes, nothing is traced any more.
 
-Python 3.12+ uses sys.monitoring, whose cost is small; there we only make pydevd recompute
-its event set when the window closes, since it otherwise keeps the events of removed
-breakpoints enabled.
+Python 3.12+ uses sys.monitoring, whose cost is small while armed; there we switch pydevd's
+monitoring off when the window closes (it would otherwise stay on for good) and back on when
+a new window opens.
 
 Everything relied on beyond debugpy's public API is looked up at run time. When something
 is missing, scoping is skipped and one note is logged: debugging then still works, and only
@@ -36,7 +36,7 @@ class TraceScope:
         self._py_db: t.Any = None
         self._undo_thread_patch: t.Callable[[], None] | None = None
         self._trace_frames: t.Callable[[int, t.Any], None] | None = None
-        self._update_events: t.Callable[[], None] | None = None
+        self._monitoring: t.Any = None
         self._real_settrace: t.Callable[[t.Any], None] | None = None
         self._set_in_threads: t.Callable[..., t.Any] | None = None
 
@@ -47,7 +47,13 @@ class TraceScope:
         constants = sys.modules.get("_pydevd_bundle.pydevd_constants")
         if getattr(constants, "PYDEVD_USE_SYS_MONITORING", False):
             monitoring = sys.modules.get("_pydevd_sys_monitoring.pydevd_sys_monitoring")
-            self._update_events = getattr(monitoring, "update_monitor_events", None)
+            if hasattr(monitoring, "start_monitoring") and hasattr(monitoring, "stop_monitoring"):
+                self._monitoring = monitoring
+            else:
+                log.info(
+                    "remotedbg: this debugpy's sys.monitoring helpers are missing; debugpy "
+                    "keeps monitoring after the window closes"
+                )
             return False
         monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
         undo = getattr(monkey, "undo_patch_thread_modules", None)
@@ -131,10 +137,15 @@ class TraceScope:
         elif sys.gettrace() is not None:
             py_db.disable_tracing()
 
+    def reopen(self) -> None:
+        """A new window opened on a debugpy that already runs: monitor again (3.12+)."""
+        if self._monitoring is not None:
+            self._monitoring.start_monitoring(all_threads=True)
+
     def release(self) -> None:
         """The window closed: no new thread is traced, and requests stop opting in."""
-        if self._update_events is not None:
-            self._update_events()
+        if self._monitoring is not None:
+            self._monitoring.stop_monitoring(all_threads=True)
         if self.engaged:
             self._stop_default_tracing()
             self._untrace_other_threads()

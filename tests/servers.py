@@ -113,14 +113,15 @@ class Server:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def wait_for_log(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
+    def wait_for_log(self, pattern: str, timeout: float = 15.0, count: int = 1) -> re.Match[str]:
+        """The last of the first `count` matches of `pattern` in the log, waiting for them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            match = re.search(pattern, self.log)
-            if match:
-                return match
+            matches = list(re.finditer(pattern, self.log))
+            if len(matches) >= count:
+                return matches[count - 1]
             time.sleep(0.05)
-        raise TimeoutError(f"{pattern!r} not in log after {timeout}s:\n{self.log}")
+        raise TimeoutError(f"{pattern!r} not {count}x in log after {timeout}s:\n{self.log}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -190,3 +190,29 @@ def test_until_in_the_past_never_arms(tmp_path: Path) -> None:
         srv.wait_for_log("REMOTEDBG_UNTIL has passed")
     finally:
         srv.stop()
+
+
+def test_a_new_window_after_expiry_debugs_again(tmp_path: Path) -> None:
+    """After a window ends, the IDE is told, and a new window stops on breakpoints again."""
+    dap_port = free_port()
+    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--ttl", "3s")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    try:
+        for window in range(2):
+            assert srv.get("/__remotedbg__").json()["armed"] is True
+            with DAPClient(("127.0.0.1", dap_port)) as client:
+                attach(client, breakpoints={FLASK_APP: [line]})
+                request = Background(srv.http_port, "/")
+                stopped = client.wait_event("stopped")["body"]
+                frame, _ = top_frame(client, stopped["threadId"])
+                assert frame["line"] == line
+                client.request("continue", {"threadId": stopped["threadId"]})
+                assert request.result().body == b"hello tester"
+                output = client.wait_event("output", timeout=20)
+                assert "window" in output["body"]["output"]
+                client.wait_event("terminated", timeout=10)
+            srv.wait_for_log("event=expired", count=window + 1)
+            assert not port_open(dap_port)
+            assert srv.get("/health", source="127.0.0.2").body == b"ok"
+    finally:
+        srv.stop()

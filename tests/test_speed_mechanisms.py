@@ -91,3 +91,23 @@ def test_nothing_is_traced_after_the_window(tmp_path: Path) -> None:
         assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12+")
+def test_monitoring_stops_with_the_window_and_returns_with_the_next() -> None:
+    """On 3.12+, pydevd's sys.monitoring tool is released when the window ends, then back."""
+    result = run_script(
+        """
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "ttl": 1}))
+        tool = lambda: sys.monitoring.get_tool(sys.monitoring.DEBUGGER_ID)
+        assert gate.arm("127.0.0.1")
+        armed = tool()
+        deadline = time.monotonic() + 20
+        while gate.armed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expired = tool()
+        assert gate.arm("127.0.0.1")
+        print(json.dumps({"armed": armed, "expired": expired, "again": tool()}))
+        """
+    )
+    assert result == {"armed": "pydevd", "expired": None, "again": "pydevd"}
