@@ -24,7 +24,7 @@ import typing as t
 import urllib.parse
 from datetime import datetime, timezone
 
-from .dap_codec import NEED_DATA, Decoder, Request, Response, encode, frame, parse_message
+from .dap_codec import Decoder, Request, Response, encode, frame, parse_message
 from .errors import ProtocolError, RemotedbgError
 
 __all__ = ["AttachError", "Remote", "attach_main", "remote_from_status", "rewrite_attach"]
@@ -144,27 +144,28 @@ class Relay:
         self.outcome.connected += 1
         try:
             await _first_done(
-                self._ide_to_remote(ide_reader, upstream),
-                self._remote_to_ide(up_reader, ide),
+                self._pump(ide_reader, upstream, self._rewrite),
+                self._pump(up_reader, ide, self._watch),
             )
         finally:
             self.outcome.connected -= 1
             for writer in (ide, upstream):
                 writer.close()
 
-    async def _ide_to_remote(
-        self, reader: asyncio.StreamReader, upstream: asyncio.StreamWriter
+    @staticmethod
+    async def _pump(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        relay: t.Callable[[bytes], bytes],
     ) -> None:
+        """Frames from `reader` to `writer`, each body passed through `relay` on the way."""
         decoder = Decoder()
         while True:
             data = await reader.read(_READ_SIZE)
             decoder.receive_data(data)
-            while True:
-                body = decoder.next_body()
-                if body is NEED_DATA or body is None:
-                    break
-                upstream.write(self._rewrite(body))
-            await upstream.drain()
+            while isinstance(body := decoder.next_body(), bytes):
+                writer.write(relay(body))
+            await writer.drain()
             if not data:
                 return
 
@@ -182,21 +183,10 @@ class Relay:
         )
         return encode(dataclasses.replace(message, arguments=arguments))
 
-    async def _remote_to_ide(self, reader: asyncio.StreamReader, ide: asyncio.StreamWriter) -> None:
-        decoder = Decoder()
-        while True:
-            data = await reader.read(_READ_SIZE)
-            decoder.receive_data(data)
-            while True:
-                body = decoder.next_body()
-                if body is NEED_DATA or body is None:
-                    break
-                if len(body) <= _PEEK_LIMIT and b'"attach"' in body:
-                    self._check_attach_response(body)
-                ide.write(frame(body))
-            await ide.drain()
-            if not data:
-                return
+    def _watch(self, body: bytes) -> bytes:
+        if len(body) <= _PEEK_LIMIT and b'"attach"' in body:
+            self._check_attach_response(body)
+        return frame(body)
 
     def _check_attach_response(self, body: bytes) -> None:
         message = parse_message(body)

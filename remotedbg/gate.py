@@ -88,18 +88,19 @@ class Gate:
     # -- who may arm ------------------------------------------------------------------
 
     def is_visitor(self, remote_addr: str | None) -> bool:
-        """True when the TCP peer alone settles that this request cannot debug (cheap)."""
+        """True when the TCP peer alone settles that this request cannot debug.
+
+        The common case, so it is one cached lookup and no parsing. Only trusted proxies
+        make anyone but the TCP peer a candidate.
+        """
         return self._peer_decides and not self._allowed_text(remote_addr or "")
 
     def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
         """The request's client if it may arm and debug, else None."""
-        settings = self.settings
-        if self._peer_decides and environ.get("REMOTE_ADDR") not in settings.allow:
-            # The common case, a visitor: one cached lookup, no parsing. Only proxies make
-            # anyone but the TCP peer a candidate.
+        if self.is_visitor(environ.get("REMOTE_ADDR")):
             return None
-        client = resolve_client(environ, settings.trusted_proxies)
-        if client is None or client not in settings.allow:
+        client = resolve_client(environ, self.settings.trusted_proxies)
+        if client is None or client not in self.settings.allow:
             return None
         return client
 

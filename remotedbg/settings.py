@@ -427,5 +427,6 @@ def _check_names(
     for field in overrides:
         if field not in _BY_FIELD:
             close = difflib.get_close_matches(field, _BY_FIELD, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_BY_FIELD)}"
+            known = ", ".join(label(name) for name in _BY_FIELD)
+            hint = f"did you mean {label(close[0])}?" if close else f"known: {known}"
             raise ConfigError(label(field), overrides[field], "is not a remotedbg setting", hint)

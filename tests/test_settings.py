@@ -178,3 +178,40 @@ def test_every_spec_documented() -> None:
         assert spec.env.startswith("REMOTEDBG_")
         assert spec.help
         assert spec.default
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("ttl", "soon", "not a duration"),
+        ("allow", "10.0.0.300", "not an IP address or CIDR"),
+        ("dap_port", 70000, "not a TCP port"),
+        ("enable", "maybe", "not a yes/no value"),
+        ("token", "short", "at least 16"),
+        ("until", "2026-11-21T18:00", "no time zone"),
+    ],
+)
+def test_python_api_names_the_keyword(field: str, value: object, problem: str) -> None:
+    """RemoteDebugMiddleware(x=bad) fails at once, naming the keyword as the user typed it."""
+    from remotedbg import RemoteDebugMiddleware
+
+    with pytest.raises(ConfigError) as info:
+        RemoteDebugMiddleware(lambda e, s: [b""], **{field: value})
+    assert str(info.value).startswith(f"RemoteDebugMiddleware({field}=...)=")
+    assert problem in str(info.value)
+
+
+def test_flask_config_names_the_config_key() -> None:
+    """A bad app.config["REMOTEDBG_*"] value names that key; a misspelt key is refused too."""
+    from flask import Flask
+
+    from remotedbg import RemoteDebugger
+
+    app = Flask(__name__)
+    app.config["REMOTEDBG_TTL"] = "soon"
+    with pytest.raises(ConfigError, match=r'^app\.config\["REMOTEDBG_TTL"\]=.*not a duration'):
+        RemoteDebugger(app)
+    other = Flask(__name__)
+    other.config["REMOTEDBG_ALOW"] = "10.0.0.1"
+    with pytest.raises(ConfigError, match=r'did you mean app\.config\["REMOTEDBG_ALLOW"\]\?'):
+        RemoteDebugger(other)
