@@ -94,9 +94,11 @@ def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
     bursts of the same round, seconds apart, so slow drift on a shared machine cancels.
     """
     modes = ["bare", "off", "on", "armed", "expired", "debugpy"]
-    servers = {m: AppServer({"armed": "on", "expired": "short"}.get(m, m)) for m in modes}
+    servers: dict[str, AppServer] = {}
     rng = random.Random(5)
     try:
+        for mode in modes:  # one by one, so that a failed start still stops the others
+            servers[mode] = AppServer({"armed": "on", "expired": "short"}.get(mode, mode))
         get(servers["armed"].port, source="127.0.0.1")  # an allowlisted request arms it
         get(servers["expired"].port, source="127.0.0.1")
         status = get(servers["armed"].port, source="127.0.0.1", path="/__remotedbg__")

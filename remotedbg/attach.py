@@ -16,9 +16,11 @@ import dataclasses
 import ipaddress
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 import urllib.parse
@@ -304,6 +306,10 @@ async def _serve(
     return outcome.fatal
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def attach_main(
     url: str,
     *,
@@ -321,6 +327,10 @@ def attach_main(
         sys.stderr.flush()
 
     echo = echo or write
+    # SIGTERM (kill, systemd, a terminal closing) must end as cleanly as Ctrl-C does, or
+    # the ssh tunnel started below would outlive us.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     status = fetch_status(url, fallback="then run remotedbg attach again")
     remote = remote_from_status(url, status, ssh=ssh is not None)
     if remote.token_required and token is None:

@@ -20,6 +20,7 @@ from .audit import Audit
 from .client_address import resolve_client
 from .debugpy_backend import DebugpyBackend
 from .errors import ArmError
+from .settings import format_duration
 
 if t.TYPE_CHECKING:
     import types
@@ -221,7 +222,7 @@ class Gate:
                 where=where,
                 danger=danger,
                 expires=self.window.expires_at_iso(),
-                ttl=f"in {self.window.remaining():.0f}s",
+                ttl=f"in {format_duration(self.window.remaining())}",
             )
         )
         self.audit(

@@ -15,6 +15,7 @@ import sys
 import typing as t
 
 from .middleware import STATUS_PATH, RemoteDebugMiddleware
+from .settings import format_duration
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -58,7 +59,7 @@ def instructions(host: str, port: int, settings: Settings) -> str:
         f"(or {STATUS_PATH} to see its status)\n"
         f" 2. attach your IDE to {settings.dap_host}:{settings.dap_port} "
         f"(VS Code: `remotedbg config vscode --write` adds the configuration){token}\n"
-        f" 3. the debugger disarms itself {settings.ttl:g}s after arming"
+        f" 3. the debugger disarms itself {format_duration(settings.ttl)} after arming"
     )
 
 

@@ -145,6 +145,15 @@ def parse_duration(name: str, raw: object, *, zero_ok: bool, maximum: float) -> 
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """The short form people write (``30m``, ``1h30m``, ``90s``): the inverse of the parser."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"
+
+
 def parse_token(name: str, raw: object) -> str:
     text = str(raw)
     hidden = f"<hidden, {len(text)} characters>"

@@ -228,10 +228,20 @@ def test_ssh_tunnel(server: Server, checkouts: tuple[Path, Path], tmp_path: Path
         assert argv[0] == "-N"
         assert "ExitOnForwardFailure=yes" in argv
         assert argv[-1] == "dev@staging"
+        tunnel_port = int(argv[argv.index("-L") + 1].split(":")[1])
         assert argv[argv.index("-L") + 1].endswith(":127.0.0.1:" + str(server_dap_port(server)))
+        assert port_open(tunnel_port)
+        process.terminate()  # SIGTERM, as `kill` or systemd would send
+        assert process.wait(10) == 0
+        for _ in range(100):  # the tunnel goes with it
+            if not port_open(tunnel_port):
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        assert not port_open(tunnel_port), "the ssh tunnel outlived remotedbg attach"
     finally:
-        process.terminate()
-        process.wait(10)
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
 
 
 def server_dap_port(server: Server) -> int:

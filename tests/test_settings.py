@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing as t
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -195,8 +196,9 @@ def test_python_api_names_the_keyword(field: str, value: object, problem: str) -
     """RemoteDebugMiddleware(x=bad) fails at once, naming the keyword as the user typed it."""
     from remotedbg import RemoteDebugMiddleware
 
+    kwargs: dict[str, t.Any] = {field: value}
     with pytest.raises(ConfigError) as info:
-        RemoteDebugMiddleware(lambda e, s: [b""], **{field: value})
+        RemoteDebugMiddleware(lambda e, s: [b""], **kwargs)
     assert str(info.value).startswith(f"RemoteDebugMiddleware({field}=...)=")
     assert problem in str(info.value)
 
@@ -215,3 +217,15 @@ def test_flask_config_names_the_config_key() -> None:
     other.config["REMOTEDBG_ALOW"] = "10.0.0.1"
     with pytest.raises(ConfigError, match=r'did you mean app\.config\["REMOTEDBG_ALLOW"\]\?'):
         RemoteDebugger(other)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(1800, "30m"), (5400, "1h30m"), (90, "1m30s"), (45, "45s"), (0, "0s")]
+)
+def test_format_duration_round_trips(seconds: float, text: str) -> None:
+    """Durations print the way people write them, and read back to the same seconds."""
+    from remotedbg.settings import format_duration
+
+    assert format_duration(seconds) == text
+    if seconds:
+        assert Settings.load({"REMOTEDBG_TTL": text}).ttl == seconds
