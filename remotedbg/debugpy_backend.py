@@ -10,6 +10,7 @@ the feature degrades and says so once in the log.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -77,6 +78,11 @@ def run_bounded(func: t.Callable[[], T], name: str, timeout: float) -> T:
 RESUME_POLL = 0.002
 
 
+def _global_debugger() -> t.Any:
+    pydevd = sys.modules.get("pydevd")
+    return getattr(pydevd, "get_global_debugger", lambda: None)()
+
+
 class DebugpyBackend:
     """debugpy's in-process DAP server for this process; started at most once."""
 
@@ -87,6 +93,8 @@ class DebugpyBackend:
         self._preloaded = threading.Event()
         self._preloader: threading.Thread | None = None
         self.scope = TraceScope()
+        #: debugpy.listen() ran in this process (it can run only once per process).
+        self.listened = False
 
     def preload(self, *modules: str) -> None:
         """Import debugpy, pydevd and `modules`, and let debugpy describe its environment.
@@ -120,6 +128,8 @@ class DebugpyBackend:
         """Listen on 127.0.0.1 and return the bound address; raises ArmError on failure."""
         if self.address is not None:
             return self.address
+        if self.listened:
+            return self._reopen()
         if self._preloader is not None:
             self._preloaded.wait(self.listen_timeout)
         # pydevd warns on every start that frozen stdlib modules may miss breakpoints; app
@@ -145,6 +155,7 @@ class DebugpyBackend:
             ) from None
         except Exception as exc:
             raise ArmError(f"debugpy.listen() failed: {exc}") from None
+        self.listened = True
         self._set_nodelay()
         self._set_resume_poll()
         self.scope.engage()
@@ -178,14 +189,57 @@ class DebugpyBackend:
             return
         server_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def close_listener(self) -> None:
+        """Stop debugpy's own loopback listener between windows.
+
+        debugpy cannot stop listening once started, so without this its port would stay
+        open to every local process for the life of the app. pydevd accepts on a thread of
+        its own: shutdown() wakes its accept(), and the thread ends on its kill flag.
+        """
+        py_db = _global_debugger()
+        waiter = getattr(py_db, "_waiting_for_connection_thread", None)
+        server_socket = self._pydevd_server_socket()
+        if (
+            waiter is None
+            or server_socket is None
+            or not hasattr(py_db, "create_wait_for_connection_thread")
+        ):
+            log.info(
+                "remotedbg: debugpy %s cannot stop listening here; its loopback port stays "
+                "open after the window",
+                self.version,
+            )
+            return
+        # The kill flag first: woken before seeing it, pydevd's loop would listen() again on
+        # the same socket and block in accept() for good.
+        waiter._kill_received = True
+        with contextlib.suppress(OSError):
+            server_socket.shutdown(socket.SHUT_RDWR)
+        waiter.join(self.listen_timeout)
+        waiter.do_kill_pydev_thread()  # closes the socket
+        py_db._waiting_for_connection_thread = None
+        self.address = None
+
+    def _reopen(self) -> tuple[str, int]:
+        """Listen again, on a new loopback port, for a new window."""
+        py_db = _global_debugger()
+
+        def listen() -> tuple[str, int]:
+            py_db.create_wait_for_connection_thread()
+            py_db.wait_for_server_socket_ready()
+            host, port = py_db._server_socket_name
+            return str(host), int(port)
+
+        try:
+            self.address = run_bounded(listen, "remotedbg-listen", self.listen_timeout)
+        except Exception as exc:
+            raise ArmError(f"debugpy could not listen again: {exc}") from None
+        self._set_nodelay()
+        return self.address
+
     @staticmethod
     def _pydevd_server_socket() -> socket.socket | None:
-        try:
-            import pydevd
-        except ImportError:
-            return None
-        py_db = pydevd.get_global_debugger()
-        waiter = getattr(py_db, "_waiting_for_connection_thread", None)
+        waiter = getattr(_global_debugger(), "_waiting_for_connection_thread", None)
         server_socket = getattr(waiter, "_server_socket", None)
         return server_socket if isinstance(server_socket, socket.socket) else None
 

@@ -181,7 +181,7 @@ class Gate:
             raise ArmError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"
             ) from None
-        reopening = state.backend.address is not None
+        reopening = state.backend.listened
         try:
             state.backend.start()
         except ArmError:
@@ -259,6 +259,8 @@ class Gate:
             if state.pycharm is not None:
                 state.pycharm.stop()
             state.backend.scope.release()
+            if state.backend.listened:
+                state.backend.close_listener()
         if was_open:
             self.audit("expired", pid=state.pid, reason=reason)
             log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)

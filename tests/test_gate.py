@@ -67,7 +67,7 @@ def test_forked_child_does_not_believe_it_listens() -> None:
 
 
 def test_window_expires_and_rearms() -> None:
-    """When the window ends the port closes and an audit event says so; a new request re-arms."""
+    """When the window ends both ports close (ours and debugpy's) and a new request re-arms."""
     result = run_script(
         """
         import logging
@@ -80,6 +80,7 @@ def test_window_expires_and_rearms() -> None:
         gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "ttl": 1}))
         assert gate.arm("127.0.0.1")
         port = gate.dap_address[1]
+        debugpy_port = gate.state.backend.address[1]
         first = socket.socket(); first_open = first.connect_ex(("127.0.0.1", port)) == 0
         first.close()
         deadline = time.monotonic() + 20
@@ -87,16 +88,21 @@ def test_window_expires_and_rearms() -> None:
             time.sleep(0.05)
         time.sleep(0.2)
         closed = socket.socket().connect_ex(("127.0.0.1", port)) != 0
+        debugpy_closed = socket.socket().connect_ex(("127.0.0.1", debugpy_port)) != 0
         rearmed = gate.arm("127.0.0.1")
         reopen = socket.socket().connect_ex(gate.dap_address) == 0
+        debugpy_reopen = socket.socket().connect_ex(gate.state.backend.address) == 0
         print(json.dumps({"first_open": first_open, "closed": closed, "rearmed": rearmed,
-                          "reopen": reopen, "events": events}))
+                          "reopen": reopen, "events": events, "debugpy_closed": debugpy_closed,
+                          "debugpy_reopen": debugpy_reopen}))
         """
     )
     assert result["first_open"] is True
     assert result["closed"] is True
     assert result["rearmed"] is True
     assert result["reopen"] is True
+    assert result["debugpy_closed"] is True, "debugpy's own port outlived the window"
+    assert result["debugpy_reopen"] is True
     assert result["events"][:2] == ["armed", "expired"]
     assert result["events"].count("armed") == 2
 
