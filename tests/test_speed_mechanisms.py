@@ -19,7 +19,6 @@ def test_debugger_sockets_have_nodelay_and_resume_is_prompt() -> None:
         import socket
         sys.path.insert(0, ".")
         from dap_client import DAPClient, initialize_arguments
-        from remotedbg.debugpy_backend import RESUME_POLL
         gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0}))
         assert gate.arm("127.0.0.1")
         import pydevd
@@ -32,33 +31,49 @@ def test_debugger_sockets_have_nodelay_and_resume_is_prompt() -> None:
         accepted = py_db.writer.sock
         option = lambda s: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         print(json.dumps({"listening": option(listening), "accepted": option(accepted),
-                          "poll": pydevd.TIMEOUT_SLOW == RESUME_POLL}))
+                          "idle_poll": pydevd.TIMEOUT_SLOW,
+                          "wrapped": getattr(py_db.do_wait_suspend, "remotedbg_prompt", False)}))
         """
     )
     assert result["listening"] == 1
     assert result["accepted"] == 1
-    assert result["poll"] is True
+    assert result["idle_poll"] == 0.2, "idle pydevd threads must keep their slow poll"
+    assert result["wrapped"] is True
 
 
-def test_preload_changes_nothing_and_listens_on_nothing() -> None:
-    """Switched on, debugpy is imported at start-up, with no tracing, patching or port."""
-    result = run_script(
-        """
-        import _thread, threading
-        before = (_thread.start_new_thread, threading._start_new_thread, sys.gettrace(),
-                  threading.gettrace())
-        gate = Gate(Settings.load({}, {"enable": True}))
-        assert gate.state.backend._preloaded.wait(60)
-        after = (_thread.start_new_thread, threading._start_new_thread, sys.gettrace(),
-                 threading.gettrace())
-        import pydevd
-        print(json.dumps({"same": [a is b for a, b in zip(before, after)],
-                          "pydevd": "pydevd" in sys.modules,
-                          "debugger": pydevd.get_global_debugger() is not None,
-                          "bridge": "remotedbg.bridge" in sys.modules}))
-        """
-    )
-    assert result == {"same": [True] * 4, "pydevd": True, "debugger": False, "bridge": True}
+def test_prompt_resume_only_while_paused() -> None:
+    """The 2 ms poll holds while any thread is paused, and the default returns after the last."""
+    import types
+
+    from remotedbg.debugpy_backend import RESUME_POLL, _PromptResume
+
+    pydevd = types.SimpleNamespace(TIMEOUT_SLOW=0.2)
+    seen: list[float] = []
+
+    class PyDB:
+        def do_wait_suspend(self, nested: bool = False) -> str:
+            seen.append(pydevd.TIMEOUT_SLOW)
+            if nested:  # a second thread pauses while the first still is
+                py_db.do_wait_suspend()
+                seen.append(pydevd.TIMEOUT_SLOW)
+            return "resumed"
+
+    py_db = PyDB()
+    _PromptResume(pydevd, py_db).install()
+    _PromptResume(pydevd, py_db).install()  # a second window does not wrap twice
+    assert py_db.do_wait_suspend(nested=True) == "resumed"
+    assert seen == [RESUME_POLL, RESUME_POLL, RESUME_POLL]
+    assert pydevd.TIMEOUT_SLOW == 0.2
+
+    class FailingPyDB:
+        def do_wait_suspend(self) -> None:
+            raise RuntimeError("pydevd failed while paused")
+
+    failing = FailingPyDB()
+    _PromptResume(pydevd, failing).install()
+    with pytest.raises(RuntimeError):
+        failing.do_wait_suspend()
+    assert pydevd.TIMEOUT_SLOW == 0.2
 
 
 @pytest.mark.skipif(
