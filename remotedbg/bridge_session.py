@@ -153,6 +153,19 @@ def _without_token(msg: Message) -> Message:
     return Request(msg.seq, msg.command, arguments, msg.extra)
 
 
+def _for_shared_box(attach: Message) -> Message:
+    """Pause only the thread that stops, unless the IDE asked otherwise.
+
+    debugpy's default stops every thread on a breakpoint: on a staging box that freezes
+    the server's accept loop, and every other visitor hangs while one developer reads a
+    variable. ``stopAllThreadsOnSuspend`` is debugpy's own attach option for this.
+    """
+    if not isinstance(attach, Request) or "stopAllThreadsOnSuspend" in (attach.arguments or {}):
+        return attach
+    arguments = {**(attach.arguments or {}), "stopAllThreadsOnSuspend": False}
+    return Request(attach.seq, attach.command, arguments, attach.extra)
+
+
 def nodelay(sock: t.Any) -> None:
     """DAP is request/response: Nagle's algorithm would add delay to every step."""
     with contextlib.suppress(OSError):
@@ -367,7 +380,7 @@ class Connection:
             self.audit("fault", reason=message)
             await self._fail(attach, message)
             return None
-        debugger.write(encode(_without_token(attach)))
+        debugger.write(encode(_for_shared_box(_without_token(attach))))
         return debugger
 
     async def _open_upstream(self, initialize: Request) -> _Debugger:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,3 +217,42 @@ def test_a_new_window_after_expiry_debugs_again(tmp_path: Path) -> None:
             assert srv.get("/health", source="127.0.0.2").body == b"ok"
     finally:
         srv.stop()
+
+
+def test_visitors_are_served_while_the_debugging_client_is_paused(
+    server: tuple[Server, int],
+) -> None:
+    """A paused breakpoint holds only its own request: other visitors still get answers."""
+    srv, dap_port = server
+    srv.get("/health")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(client, breakpoints={FLASK_APP: [line]})
+        paused = Background(srv.http_port, "/")
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["allThreadsStopped"] is False
+        assert srv.get("/health", source="127.0.0.2", timeout=10).body == b"ok"
+        if sys.version_info < (3, 12):
+            # On 3.11 only the debugging client is traced, so a visitor passes the
+            # breakpoint line itself. (3.12+ monitors every thread: see the security model.)
+            assert srv.get("/", source="127.0.0.2", timeout=10).body == b"hello tester"
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert paused.result().body == b"hello tester"
+
+
+def test_the_ide_may_still_ask_to_stop_every_thread(server: tuple[Server, int]) -> None:
+    """An IDE that sets stopAllThreadsOnSuspend gets its choice; the bridge only fills a gap."""
+    srv, dap_port = server
+    srv.get("/health")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(
+            client,
+            breakpoints={FLASK_APP: [line]},
+            arguments={"stopAllThreadsOnSuspend": True},
+        )
+        paused = Background(srv.http_port, "/")
+        stopped = client.wait_event("stopped")["body"]
+        assert stopped["allThreadsStopped"] is True
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert paused.result().body == b"hello tester"
