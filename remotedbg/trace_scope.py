@@ -37,6 +37,7 @@ class TraceScope:
         self._undo_thread_patch: t.Callable[[], None] | None = None
         self._trace_frames: t.Callable[[int, t.Any], None] | None = None
         self._monitoring: t.Any = None
+        self._redo_thread_patch: t.Callable[[], None] | None = None
         self._real_settrace: t.Callable[[t.Any], None] | None = None
         self._set_in_threads: t.Callable[..., t.Any] | None = None
 
@@ -45,17 +46,19 @@ class TraceScope:
         pydevd = sys.modules.get("pydevd")
         py_db = getattr(pydevd, "get_global_debugger", lambda: None)()
         constants = sys.modules.get("_pydevd_bundle.pydevd_constants")
+        monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
         if getattr(constants, "PYDEVD_USE_SYS_MONITORING", False):
             monitoring = sys.modules.get("_pydevd_sys_monitoring.pydevd_sys_monitoring")
             if hasattr(monitoring, "start_monitoring") and hasattr(monitoring, "stop_monitoring"):
                 self._monitoring = monitoring
+                self._undo_thread_patch = getattr(monkey, "undo_patch_thread_modules", None)
+                self._redo_thread_patch = getattr(monkey, "patch_thread_modules", None)
             else:
                 log.info(
                     "remotedbg: this debugpy's sys.monitoring helpers are missing; debugpy "
                     "keeps monitoring after the window closes"
                 )
             return False
-        monkey = sys.modules.get("_pydev_bundle.pydev_monkey")
         undo = getattr(monkey, "undo_patch_thread_modules", None)
         if py_db is None or undo is None or not hasattr(py_db, "enable_tracing"):
             log.info(
@@ -138,14 +141,18 @@ class TraceScope:
             py_db.disable_tracing()
 
     def reopen(self) -> None:
-        """A new window opened on a debugpy that already runs: monitor again (3.12+)."""
+        """A new window on a debugpy that already runs: back to how listen() left it (3.12+)."""
         if self._monitoring is not None:
+            if self._redo_thread_patch is not None:
+                self._redo_thread_patch()
             self._monitoring.start_monitoring(all_threads=True)
 
     def release(self) -> None:
-        """The window closed: no new thread is traced, and requests stop opting in."""
+        """The window closed: nothing is traced or monitored, and new threads start plain."""
         if self._monitoring is not None:
             self._monitoring.stop_monitoring(all_threads=True)
+            if self._undo_thread_patch is not None:
+                self._undo_thread_patch()
         if self.engaged:
             self._stop_default_tracing()
             self._untrace_other_threads()

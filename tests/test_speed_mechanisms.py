@@ -110,7 +110,7 @@ def test_nothing_is_traced_after_the_window(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12+")
 def test_monitoring_stops_with_the_window_and_returns_with_the_next() -> None:
-    """On 3.12+, pydevd's sys.monitoring tool is released when the window ends, then back."""
+    """On 3.12+, pydevd's monitoring and thread-start wrap go with the window, and come back."""
     result = run_script(
         """
         gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "ttl": 1}))
@@ -121,8 +121,18 @@ def test_monitoring_stops_with_the_window_and_returns_with_the_next() -> None:
         while gate.armed and time.monotonic() < deadline:
             time.sleep(0.05)
         expired = tool()
+        import threading
+        wrapped = lambda: threading._start_new_thread.__name__ == "pydev_start_new_thread"
+        plain_threads = not wrapped()
         assert gate.arm("127.0.0.1")
-        print(json.dumps({"armed": armed, "expired": expired, "again": tool()}))
+        print(json.dumps({"armed": armed, "expired": expired, "again": tool(),
+                          "plain_threads_after": plain_threads, "wrapped_again": wrapped()}))
         """
     )
-    assert result == {"armed": "pydevd", "expired": None, "again": "pydevd"}
+    assert result == {
+        "armed": "pydevd",
+        "expired": None,
+        "again": "pydevd",
+        "plain_threads_after": True,
+        "wrapped_again": True,
+    }
