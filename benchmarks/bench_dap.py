@@ -20,17 +20,14 @@ import sys
 import time
 from pathlib import Path
 
+from remotedbg.dap_codec import NEED_DATA, Decoder, encode
+
 from benchlib import Row, print_table
+from dap_client import DAPClient, initialize_arguments
+from ide import Background, attach
+from servers import Server, free_port, http_get, marker_line, port_open
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from remotedbg.dap_codec import NEED_DATA, Decoder, encode  # noqa: E402
-
-from dap_client import DAPClient, initialize_arguments  # noqa: E402
-from ide import Background, attach  # noqa: E402
-from servers import Server, free_port, http_get, marker_line, port_open  # noqa: E402
-
 APP = HERE / "dap_app.py"
 STEPS = ("threads", "stackTrace", "scopes+variables", "evaluate", "stepIn", "next", "continue")
 

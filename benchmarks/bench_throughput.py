@@ -14,6 +14,7 @@ run at once and are loaded in alternation, in bursts, so that drift hits each al
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import random
 import socket
 import statistics
@@ -23,6 +24,9 @@ import time
 from pathlib import Path
 
 from benchlib import Row, print_table
+from dap_client import DAPClient
+from ide import attach
+from servers import marker_line
 
 HERE = Path(__file__).resolve().parent
 VISITOR = "127.0.0.2"
@@ -102,14 +106,21 @@ def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
     Each round loads every server once, in a shuffled order; the ratio of requests per
     CPU-second to the bare app's is taken within a round, so slow drift cancels too.
     """
-    modes = ["bare", "off", "on", "armed", "expired", "debugpy"]
+    modes = ["bare", "off", "on", "armed", "attached", "expired", "debugpy"]
     servers: dict[str, AppServer] = {}
+    ide: DAPClient | None = None
     rng = random.Random(5)
     try:
         for mode in modes:  # one by one, so that a failed start still stops the others
-            servers[mode] = AppServer({"armed": "on", "expired": "short"}.get(mode, mode))
+            servers[mode] = AppServer(
+                {"armed": "on", "attached": "on", "expired": "short"}.get(mode, mode)
+            )
         get(servers["armed"].port, source="127.0.0.1")  # an allowlisted request arms it
         get(servers["expired"].port, source="127.0.0.1")
+        status = get(servers["attached"].port, source="127.0.0.1", path="/__remotedbg__")
+        ide = DAPClient(("127.0.0.1", json.loads(status)["dap_port"]), timeout=60)
+        app_file = HERE / "serve_app.py"
+        attach(ide, breakpoints={app_file: [marker_line(app_file, "BREAK: cold")]})
         status = get(servers["armed"].port, source="127.0.0.1", path="/__remotedbg__")
         assert b'"armed": true' in status, status
         # The 2 s window of "expired" ends. (No status check: an allowlisted request to
@@ -132,6 +143,8 @@ def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
             {mode: statistics.median(values) for mode, values in ratios.items()},
         )
     finally:
+        if ide is not None:
+            ide.close()
         for server in servers.values():
             server.stop()
 
@@ -143,6 +156,7 @@ def rows(quick: bool = False) -> list[Row]:
         ("off", "hook off", 0.99),
         ("on", "hook on, not armed", 0.98),
         ("armed", "armed, visitors", 0.9),
+        ("attached", "IDE attached with a breakpoint, visitors", 0.9),
         ("expired", "after the window closed", 0.95),
         ("debugpy", "plain debugpy.listen(), no IDE", None),
     ]

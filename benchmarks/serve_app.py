@@ -28,6 +28,10 @@ def square(i: int) -> int:
     return i * i  # a breakpoint here is hit by every request
 
 
+def cold() -> int:
+    return 0  # BREAK: cold (never run by the load: breakpoints set, none hit)
+
+
 def cpu_seconds() -> float:
     """CPU time of this whole process, every thread included (dead request threads too)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
