@@ -120,28 +120,26 @@ def test_unreachable_url(tmp_path: Path) -> None:
     assert len(output.strip().splitlines()) == 1
 
 
-def test_not_allowlisted_is_404(tmp_path: Path, checkouts: tuple[Path, Path]) -> None:
-    """A laptop outside the server's allowlist gets the app's 404, explained in one line."""
+@pytest.mark.parametrize(
+    ("server_args", "expected"),
+    [
+        # A laptop outside the allowlist gets the app's 404, explained.
+        (["--allow", "127.0.0.2"], ["404", "REMOTEDBG_ALLOW"]),
+        # After the server's REMOTEDBG_UNTIL nothing arms.
+        (["--until", "2020-01-01T00:00Z"], ["did not arm"]),
+    ],
+)
+def test_server_refuses_to_arm(
+    tmp_path: Path, checkouts: tuple[Path, Path], server_args: list[str], expected: list[str]
+) -> None:
+    """When the server will not arm for this laptop, attach says why in one line, exit 2."""
     remote, local = checkouts
-    srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, "--allow", "127.0.0.2")
+    srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, *server_args)
     try:
         code, output = run_attach(f"http://127.0.0.1:{srv.http_port}", local, env={})
         assert code == 2
-        assert "404" in output
-        assert "REMOTEDBG_ALLOW" in output
-        assert len(output.strip().splitlines()) == 1
-    finally:
-        srv.stop()
-
-
-def test_window_closed_for_good(tmp_path: Path, checkouts: tuple[Path, Path]) -> None:
-    """After the server's REMOTEDBG_UNTIL nothing arms, and attach says so in one line."""
-    remote, local = checkouts
-    srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, "--until", "2020-01-01T00:00Z")
-    try:
-        code, output = run_attach(f"http://127.0.0.1:{srv.http_port}", local, env={})
-        assert code == 2
-        assert "did not arm" in output
+        for text in expected:
+            assert text in output
         assert len(output.strip().splitlines()) == 1
     finally:
         srv.stop()
