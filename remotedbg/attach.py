@@ -26,6 +26,7 @@ import typing as t
 import urllib.parse
 from datetime import datetime, timezone
 
+from .bridge_session import nodelay
 from .dap_codec import Decoder, Request, Response, encode, frame, parse_message
 from .errors import ProtocolError, RemotedbgError
 
@@ -212,10 +213,7 @@ async def _first_done(*coroutines: t.Coroutine[t.Any, t.Any, None]) -> None:
 
 
 def _nodelay(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    nodelay(writer.get_extra_info("socket"))
 
 
 class Tunnel:

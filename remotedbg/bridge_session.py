@@ -168,6 +168,8 @@ def _for_shared_box(attach: Message) -> Message:
 
 def nodelay(sock: t.Any) -> None:
     """DAP is request/response: Nagle's algorithm would add delay to every step."""
+    if sock is None:  # a transport that is already closed has no socket
+        return
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 

@@ -12,18 +12,20 @@ import typing as t
 
 import click
 
-from .errors import RemotedbgError
-from .settings import SPECS, Settings, SettingSpec, parse_host, parse_port, parse_token
+from .cli_errors import CLIError, one_line_errors
+from .settings import (
+    SPECS,
+    SPECS_BY_FIELD,
+    Settings,
+    SettingSpec,
+    parse_host,
+    parse_port,
+    parse_token,
+)
 
 __all__ = ["CLIError", "cli", "main"]
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
-
-
-class CLIError(click.ClickException):
-    """One line on stderr and exit code 2, the convention for bad usage or configuration."""
-
-    exit_code = 2
 
 
 def settings_options(*exclude: str, helps: t.Mapping[str, str] | None = None) -> t.Callable[[F], F]:
@@ -57,7 +59,6 @@ def _setting_option(spec: SettingSpec) -> t.Callable[[F], F]:
     )
 
 
-SPECS_BY_FIELD = {spec.field: spec for spec in SPECS}
 _BRIDGE_LABELS = {"dap_host": "--listen", "dap_port": "--listen"}
 
 
@@ -67,15 +68,12 @@ def _label(field: str) -> str:
 
 
 def load_settings(options: t.Mapping[str, object], **forced: object) -> Settings:
-    try:
+    with one_line_errors():
         return Settings.load(overrides={**options, **forced}, label=_label)
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
 
 
 def _setting_values(kwargs: dict[str, t.Any]) -> dict[str, object]:
-    fields = {spec.field for spec in SPECS}
-    return {key: kwargs.pop(key) for key in list(kwargs) if key in fields}
+    return {key: kwargs.pop(key) for key in list(kwargs) if key in SPECS_BY_FIELD}
 
 
 def _serve_options(func: F) -> F:
@@ -95,12 +93,10 @@ def _serve(spec: str, http_host: str, http_port: str, settings: Settings) -> Non
     from .app_loader import load_app
     from .runner import serve
 
-    try:
+    with one_line_errors():
         host = parse_host("--host", http_host)
         port = parse_port("--port", http_port)
         loaded = load_app(spec)
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
     serve(loaded, settings, host, port)
 
 
@@ -174,15 +170,13 @@ def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
     from .standalone import run_standalone
 
     options = _setting_values(kwargs)
-    try:
+    with one_line_errors():
         dap_host, dap_port = parse_endpoint("--listen", listen)
         upstream_address = parse_endpoint("--upstream", upstream)
         settings = Settings.load(
             overrides={**options, "dap_host": dap_host, "dap_port": dap_port},
             label=lambda field: _BRIDGE_LABELS.get(field) or _label(field),
         )
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
     configure_logging()
     try:
         reason = run_standalone(settings, upstream_address, announce=_announce)
@@ -223,17 +217,13 @@ def attach(url: str, local_port: str, local_root: str, token: str | None, ssh: s
 
     from .attach import attach_main
 
-    try:
+    with one_line_errors():
         port = parse_port("--local-port", local_port)
         checked_token = parse_token("--token", token) if token else None
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
     if not os.path.isdir(local_root):
         raise CLIError(f"--local-root={local_root!r}: not a folder; give your project's folder")
-    try:
+    with one_line_errors():
         attach_main(url, local_port=port, local_root=local_root, token=checked_token, ssh=ssh)
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
 
 
 @cli.command()

@@ -25,7 +25,7 @@ from .trace_scope import TraceScope
 if t.TYPE_CHECKING:
     import types
 
-__all__ = ["DebugpyBackend", "hidden_thread"]
+__all__ = ["DebugpyBackend", "hidden_thread", "hide_from_debugger", "run_bounded"]
 
 log = logging.getLogger("remotedbg")
 
@@ -33,16 +33,24 @@ log = logging.getLogger("remotedbg")
 LISTEN_TIMEOUT = 15.0
 
 
-def hidden_thread(target: t.Callable[[], None], name: str) -> threading.Thread:
-    """A daemon thread that pydevd neither traces nor lists to the IDE.
+TThread = t.TypeVar("TThread", bound=threading.Thread)
+
+
+def hide_from_debugger(thread: TThread) -> TThread:
+    """Mark a not-yet-started daemon thread so pydevd neither traces nor lists it.
 
     pydevd skips threads carrying these two attributes (its own daemon threads do), which
     keeps remotedbg's machinery out of the user's thread list and free of tracing cost.
     """
-    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.daemon = True
     thread.pydev_do_not_trace = True  # type: ignore[attr-defined]
     thread.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
     return thread
+
+
+def hidden_thread(target: t.Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread that pydevd neither traces nor lists to the IDE."""
+    return hide_from_debugger(threading.Thread(target=target, name=name))
 
 
 T = t.TypeVar("T")

@@ -18,7 +18,7 @@ import typing as t
 from .access import AccessPolicy, Window
 from .audit import Audit
 from .client_address import resolve_client
-from .debugpy_backend import DebugpyBackend
+from .debugpy_backend import DebugpyBackend, hide_from_debugger
 from .errors import ArmError
 from .settings import format_duration
 
@@ -236,10 +236,9 @@ class Gate:
 
     def _schedule_expiry(self, state: _ProcessState) -> None:
         delay = self.window.remaining()
-        timer = threading.Timer(delay, self.expire, kwargs={"reason": "the armed window ended"})
-        timer.daemon = True
-        timer.pydev_do_not_trace = True  # type: ignore[attr-defined]
-        timer.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        timer = hide_from_debugger(
+            threading.Timer(delay, self.expire, kwargs={"reason": "the armed window ended"})
+        )
         timer.name = "remotedbg-expiry"
         state.expiry_timer = timer
         timer.start()

@@ -15,7 +15,6 @@ Options with a bad value raise :class:`remotedbg.errors.ConfigError`, as setting
 
 from __future__ import annotations
 
-import contextlib
 import json
 import typing as t
 import urllib.error
@@ -24,6 +23,7 @@ import urllib.request
 
 import click
 
+from .cli_errors import one_line_errors
 from .errors import ConfigError, RemotedbgError
 from .settings import parse_host, parse_port
 
@@ -144,17 +144,6 @@ def fetch_status(
     return status
 
 
-@contextlib.contextmanager
-def _one_line_errors() -> t.Iterator[None]:
-    """Turn remotedbg's own errors into the CLI convention: one line, exit code 2."""
-    from .cli import CLIError
-
-    try:
-        yield
-    except RemotedbgError as exc:
-        raise CLIError(str(exc)) from None
-
-
 def _attach_port(option: str, raw: str) -> int:
     port = parse_port(option, raw)
     if port == 0:
@@ -273,7 +262,7 @@ def vscode(
     """
     from . import vscode_config
 
-    with _one_line_errors():
+    with one_line_errors():
         attach_host = parse_host("--host", host)
         attach_port = _attach_port("--port", port)
         if relay and (remote_root is not None or url is not None):
@@ -338,7 +327,7 @@ def pycharm(
     """Print the PyCharm settings that attach to the debugger, step by step."""
     from . import pycharm_config
 
-    with _one_line_errors():
+    with one_line_errors():
         if write_to is not None:
             raise IdeConfigError(pycharm_config.WRITE_REFUSAL)
         attach_host = parse_host("--host", host)

@@ -320,7 +320,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "host:port of PyCharm's debug server, for REMOTEDBG_BACKEND=pycharm.",
     ),
 )
-_BY_FIELD = {spec.field: spec for spec in SPECS}
+SPECS_BY_FIELD = {spec.field: spec for spec in SPECS}
 _BY_ENV = {spec.env: spec for spec in SPECS}
 
 
@@ -377,7 +377,7 @@ class Settings:
         def name_of(field: str) -> str:
             if overrides.get(field) not in (None, ()):
                 return label(field)
-            return _BY_FIELD[field].env
+            return SPECS_BY_FIELD[field].env
 
         settings = cls(**values)
         settings._check(name_of)
@@ -434,8 +434,8 @@ def _check_names(
             hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_BY_ENV)}"
             raise ConfigError(key, environ[key], "is not a remotedbg setting", hint)
     for field in overrides:
-        if field not in _BY_FIELD:
-            close = difflib.get_close_matches(field, _BY_FIELD, n=1)
-            known = ", ".join(label(name) for name in _BY_FIELD)
+        if field not in SPECS_BY_FIELD:
+            close = difflib.get_close_matches(field, SPECS_BY_FIELD, n=1)
+            known = ", ".join(label(name) for name in SPECS_BY_FIELD)
             hint = f"did you mean {label(close[0])}?" if close else f"known: {known}"
             raise ConfigError(label(field), overrides[field], "is not a remotedbg setting", hint)

@@ -7,9 +7,9 @@ of a staging box get 0.3x-0.5x throughput for as long as the process lives. Afte
 request then opts in or out at WSGI entry: the debugging client's requests are traced,
 everyone else's are not. When the window closes, nothing is traced any more.
 
-Python 3.12+ uses sys.monitoring, whose cost is small while armed; there we switch pydevd's
-monitoring off when the window closes (it would otherwise stay on for good) and back on when
-a new window opens.
+Python 3.12+ uses sys.monitoring, whose cost is small while armed; there pydevd's monitoring
+and its thread-start wrap go when the window closes (they would otherwise stay for good) and
+come back when a new window opens.
 
 Everything relied on beyond debugpy's public API is looked up at run time. When something
 is missing, scoping is skipped and one note is logged: debugging then still works, and only

@@ -32,7 +32,7 @@ from remotedbg.cli import cli
 from remotedbg.errors import ConfigError
 from remotedbg.gate import Gate
 from remotedbg.middleware import STATUS_PATH, RemoteDebugMiddleware
-from remotedbg.settings import SPECS, Settings, SettingSpec
+from remotedbg.settings import SPECS, SPECS_BY_FIELD, Settings, SettingSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -40,7 +40,6 @@ EXAMPLES = DOCS / "examples"
 PAGES = sorted(DOCS.glob("*.md"))
 README = ROOT / "README.md"
 SPEC_BY_ENV = {spec.env: spec for spec in SPECS}
-SPEC_BY_FIELD = {spec.field: spec for spec in SPECS}
 
 #: Fenced blocks: an optionally indented opening fence with a language, up to its close.
 FENCE = re.compile(
@@ -240,7 +239,7 @@ def test_remotedbg_command_parses(sample: ShellSample) -> None:
     except click.UsageError as exc:
         pytest.fail(f"{sample.where}: remotedbg {shlex.join(sample.argv)}: {exc.format_message()}")
     for field, value in context.params.items():
-        spec: SettingSpec | None = SPEC_BY_FIELD.get(field)
+        spec: SettingSpec | None = SPECS_BY_FIELD.get(field)
         values = value if isinstance(value, tuple) else (value,)
         for item in values:
             if spec is not None and isinstance(item, str) and not is_placeholder(item):
