@@ -42,6 +42,29 @@ def top_frame(client: DAPClient, thread_id: int) -> tuple[dict[str, t.Any], dict
     return frame, {v["name"]: v["value"] for v in variables["variables"]}
 
 
+class Paused(t.NamedTuple):
+    """A request stopped in the debugger: its HTTP call, the stop, and its top frame."""
+
+    request: Background
+    stopped: dict[str, t.Any]
+    frame: dict[str, t.Any]
+    local_vars: dict[str, str]
+
+    @property
+    def thread_id(self) -> int:
+        return int(self.stopped["threadId"])
+
+
+def pause_request(
+    client: DAPClient, port: int, path: str = "/", timeout: float | None = None
+) -> Paused:
+    """Send a request that will stop (breakpoint or exception) and read where it stopped."""
+    request = Background(port, path)
+    stopped = client.wait_event("stopped", timeout=timeout)["body"]
+    frame, local_vars = top_frame(client, stopped["threadId"])
+    return Paused(request, stopped, frame, local_vars)
+
+
 class Background:
     """An HTTP request in a thread, for requests that will stop at a breakpoint."""
 

@@ -17,7 +17,7 @@ from remotedbg.attach import Remote, remote_from_status, rewrite_attach
 from remotedbg.errors import RemotedbgError
 
 from dap_client import DAPClient
-from ide import Background, attach, top_frame
+from ide import attach, pause_request
 from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
 
 pytestmark = pytest.mark.e2e
@@ -96,14 +96,12 @@ def test_breakpoint_by_local_path_hits_remote_copy(
         line = marker_line(local_file, "BREAK: index")
         with DAPClient(("127.0.0.1", local_port)) as client:
             assert attach(client, breakpoints={local_file: [line]})["success"]
-            request = Background(server.http_port, "/")
-            stopped = client.wait_event("stopped")["body"]
-            frame, local_vars = top_frame(client, stopped["threadId"])
-            assert frame["source"]["path"] == str(local_file)
-            assert frame["line"] == line
-            assert local_vars["visitor"] == "'tester'"
-            client.request("continue", {"threadId": stopped["threadId"]})
-            assert request.result().body == b"hello tester"
+            paused = pause_request(client, server.http_port)
+            assert paused.frame["source"]["path"] == str(local_file)
+            assert paused.frame["line"] == line
+            assert paused.local_vars["visitor"] == "'tester'"
+            client.request("continue", {"threadId": paused.thread_id})
+            assert paused.request.result().body == b"hello tester"
         assert f"localhost:{local_port}" in log.read_text()
         assert str(remote) in log.read_text()
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dap_client import DAPClient
-from ide import Background, attach, top_frame
+from ide import Background, attach, pause_request
 from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
 
 pytestmark = pytest.mark.e2e
@@ -85,14 +85,12 @@ def test_breakpoint_variables_continue(server: tuple[Server, int]) -> None:
     line = marker_line(FLASK_APP, "BREAK: index")
     with DAPClient(("127.0.0.1", dap_port)) as client:
         assert attach(client, breakpoints={FLASK_APP: [line]})["success"]
-        request = Background(srv.http_port, "/")
-        stopped = client.wait_event("stopped")["body"]
-        assert stopped["reason"] == "breakpoint"
-        frame, local_vars = top_frame(client, stopped["threadId"])
-        assert (frame["name"], frame["line"]) == ("index", line)
-        assert local_vars["visitor"] == "'tester'"
-        client.request("continue", {"threadId": stopped["threadId"]})
-        response = request.result()
+        paused = pause_request(client, srv.http_port)
+        assert paused.stopped["reason"] == "breakpoint"
+        assert (paused.frame["name"], paused.frame["line"]) == ("index", line)
+        assert paused.local_vars["visitor"] == "'tester'"
+        client.request("continue", {"threadId": paused.thread_id})
+        response = paused.request.result()
         assert (response.status, response.body) == (200, b"hello tester")
 
 
@@ -102,15 +100,14 @@ def test_unhandled_exception_stops_once_then_500(server: tuple[Server, int]) -> 
     srv.get("/health")
     with DAPClient(("127.0.0.1", dap_port)) as client:
         attach(client)
-        request = Background(srv.http_port, "/boom")
-        stopped = client.wait_event("stopped")["body"]
-        assert stopped["reason"] == "exception"
-        assert stopped["text"] == "RuntimeError"
-        frame, local_vars = top_frame(client, stopped["threadId"])
-        assert (frame["name"], frame["line"]) == ("boom", marker_line(FLASK_APP, "RAISE: boom"))
-        assert local_vars["secret_number"] == "42"
-        client.request("continue", {"threadId": stopped["threadId"]})
-        assert request.result().status == 500
+        paused = pause_request(client, srv.http_port, "/boom")
+        assert paused.stopped["reason"] == "exception"
+        assert paused.stopped["text"] == "RuntimeError"
+        raising = ("boom", marker_line(FLASK_APP, "RAISE: boom"))
+        assert (paused.frame["name"], paused.frame["line"]) == raising
+        assert paused.local_vars["secret_number"] == "42"
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().status == 500
         with pytest.raises(TimeoutError):
             client.wait_event("stopped", timeout=1.0)
     assert srv.get("/health").body == b"ok"
@@ -203,12 +200,10 @@ def test_a_new_window_after_expiry_debugs_again(tmp_path: Path) -> None:
             assert srv.get("/__remotedbg__").json()["armed"] is True
             with DAPClient(("127.0.0.1", dap_port)) as client:
                 attach(client, breakpoints={FLASK_APP: [line]})
-                request = Background(srv.http_port, "/")
-                stopped = client.wait_event("stopped")["body"]
-                frame, _ = top_frame(client, stopped["threadId"])
-                assert frame["line"] == line
-                client.request("continue", {"threadId": stopped["threadId"]})
-                assert request.result().body == b"hello tester"
+                paused = pause_request(client, srv.http_port)
+                assert paused.frame["line"] == line
+                client.request("continue", {"threadId": paused.thread_id})
+                assert paused.request.result().body == b"hello tester"
                 output = client.wait_event("output", timeout=20)
                 assert "window" in output["body"]["output"]
                 client.wait_event("terminated", timeout=10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dap_client import DAPClient
-from ide import Background, attach, top_frame
+from ide import attach, pause_request
 from servers import APPS, Server, free_port, marker_line, port_open
 
 pytestmark = pytest.mark.e2e
@@ -62,22 +62,19 @@ def test_gunicorn_breakpoint_and_exception(gunicorn: tuple[Server, int, Path]) -
     line = marker_line(app_file, "BREAK: index")
     with DAPClient(("127.0.0.1", dap_port)) as client:
         assert attach(client, breakpoints={app_file: [line]})["success"]
-        request = Background(server.http_port, "/")
-        stopped = client.wait_event("stopped")["body"]
-        frame, local_vars = top_frame(client, stopped["threadId"])
-        assert frame["line"] == line
-        assert local_vars["visitor"] == "'tester'"
-        client.request("continue", {"threadId": stopped["threadId"]})
-        assert request.result().body == b"hello tester"
+        paused = pause_request(client, server.http_port)
+        assert paused.frame["line"] == line
+        assert paused.local_vars["visitor"] == "'tester'"
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"hello tester"
 
-        request = Background(server.http_port, "/boom")
-        stopped = client.wait_event("stopped")["body"]
-        assert stopped["reason"] == "exception"
-        frame, local_vars = top_frame(client, stopped["threadId"])
-        assert (frame["name"], frame["line"]) == ("boom", marker_line(app_file, "RAISE: boom"))
-        assert local_vars["secret_number"] == "42"
-        client.request("continue", {"threadId": stopped["threadId"]})
-        assert request.result().status == 500
+        paused = pause_request(client, server.http_port, "/boom")
+        assert paused.stopped["reason"] == "exception"
+        raising = ("boom", marker_line(app_file, "RAISE: boom"))
+        assert (paused.frame["name"], paused.frame["line"]) == raising
+        assert paused.local_vars["secret_number"] == "42"
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().status == 500
         with pytest.raises(TimeoutError):
             client.wait_event("stopped", timeout=1.0)
     assert server.get("/health").body == b"ok"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dap_client import DAPClient, initialize_arguments
-from ide import Background, attach, top_frame
+from ide import attach, pause_request
 from servers import APPS, Server, free_port, marker_line, port_open
 
 pytestmark = pytest.mark.e2e
@@ -70,13 +70,11 @@ def test_breakpoint_through_standalone_bridge(guarded: tuple[Server, int]) -> No
     with DAPClient(("127.0.0.1", bridge_port)) as client:
         response = attach(client, breakpoints={APP: [line]}, arguments={"remotedbgToken": TOKEN})
         assert response["success"], response
-        request = Background(debuggee.http_port, "/")
-        stopped = client.wait_event("stopped", timeout=20)["body"]
-        frame, local_vars = top_frame(client, stopped["threadId"])
-        assert frame["line"] == line
-        assert "self" in local_vars
-        client.request("continue", {"threadId": stopped["threadId"]})
-        assert request.result().body == b"answer 42"
+        paused = pause_request(client, debuggee.http_port, timeout=20)
+        assert paused.frame["line"] == line
+        assert "self" in paused.local_vars
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"answer 42"
 
 
 def test_standalone_bridge_refuses_foreign_peer_and_wrong_token(
