@@ -106,21 +106,26 @@ def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
     Each round loads every server once, in a shuffled order; the ratio of requests per
     CPU-second to the bare app's is taken within a round, so slow drift cancels too.
     """
-    modes = ["bare", "off", "on", "armed", "attached", "expired", "debugpy"]
+    modes = ["bare", "off", "on", "armed", "attached", "shared", "expired", "debugpy"]
     servers: dict[str, AppServer] = {}
-    ide: DAPClient | None = None
+    ides: list[DAPClient] = []
     rng = random.Random(5)
     try:
         for mode in modes:  # one by one, so that a failed start still stops the others
             servers[mode] = AppServer(
-                {"armed": "on", "attached": "on", "expired": "short"}.get(mode, mode)
+                {"armed": "on", "attached": "on", "shared": "on", "expired": "short"}.get(
+                    mode, mode
+                )
             )
         get(servers["armed"].port, source="127.0.0.1")  # an allowlisted request arms it
         get(servers["expired"].port, source="127.0.0.1")
-        status = get(servers["attached"].port, source="127.0.0.1", path="/__remotedbg__")
-        ide = DAPClient(("127.0.0.1", json.loads(status)["dap_port"]), timeout=60)
         app_file = HERE / "serve_app.py"
-        attach(ide, breakpoints={app_file: [marker_line(app_file, "BREAK: cold")]})
+        for mode in ("attached", "shared"):
+            status = get(servers[mode].port, source="127.0.0.1", path="/__remotedbg__")
+            ides.append(DAPClient(("127.0.0.1", json.loads(status)["dap_port"]), timeout=60))
+            attach(ides[-1], breakpoints={app_file: [marker_line(app_file, "BREAK: cold")]})
+        # The developer loads the page the visitors load (on 3.12 that matters: see rows()).
+        get(servers["shared"].port, source="127.0.0.1")
         status = get(servers["armed"].port, source="127.0.0.1", path="/__remotedbg__")
         assert b'"armed": true' in status, status
         # The 2 s window of "expired" ends. (No status check: an allowlisted request to
@@ -143,7 +148,7 @@ def measure(quick: bool) -> tuple[dict[str, float], dict[str, float]]:
             {mode: statistics.median(values) for mode, values in ratios.items()},
         )
     finally:
-        if ide is not None:
+        for ide in ides:
             ide.close()
         for server in servers.values():
             server.stop()
@@ -157,6 +162,7 @@ def rows(quick: bool = False) -> list[Row]:
         ("on", "hook on, not armed", 0.98),
         ("armed", "armed, visitors", 0.9),
         ("attached", "IDE attached with a breakpoint, visitors", 0.9),
+        ("shared", "the same, developer ran the visitors' page too", 0.9),
         ("expired", "after the window closed", 0.95),
         ("debugpy", "plain debugpy.listen(), no IDE", None),
     ]

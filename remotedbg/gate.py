@@ -258,6 +258,7 @@ class Gate:
             if state.pycharm is not None:
                 state.pycharm.stop()
             state.backend.scope.release()
+            self.tracing = None
             if state.backend.listened:
                 state.backend.close_listener()
         if was_open:

@@ -7,9 +7,11 @@ of a staging box get 0.3x-0.5x throughput for as long as the process lives. Afte
 request then opts in or out at WSGI entry: the debugging client's requests are traced,
 everyone else's are not. When the window closes, nothing is traced any more.
 
-Python 3.12+ uses sys.monitoring, whose cost is small while armed; there pydevd's monitoring
-and its thread-start wrap go when the window closes (they would otherwise stay for good) and
-come back when a new window opens.
+Python 3.12+ uses sys.monitoring, which is global: every thread fires pydevd's callbacks, and
+every thread stops at a breakpoint. There pydevd's per-thread switch is set at WSGI entry
+instead, so a visitor's request neither stops nor pays for more than a quick early return,
+and pydevd's monitoring and thread-start wrap go when the window closes (they would
+otherwise stay for good) and come back when a new window opens.
 
 Everything relied on beyond debugpy's public API is looked up at run time. When something
 is missing, scoping is skipped and one note is logged: debugging then still works, and only
@@ -40,6 +42,8 @@ class TraceScope:
         self._redo_thread_patch: t.Callable[[], None] | None = None
         self._real_settrace: t.Callable[[t.Any], None] | None = None
         self._set_in_threads: t.Callable[..., t.Any] | None = None
+        self._thread_on: t.Callable[[], object] | None = None
+        self._thread_off: t.Callable[[], object] | None = None
 
     def engage(self) -> bool:
         """Stop tracing by default; True if requests can now opt in one by one."""
@@ -58,7 +62,7 @@ class TraceScope:
                     "remotedbg: this debugpy's sys.monitoring helpers are missing; debugpy "
                     "keeps monitoring after the window closes"
                 )
-            return False
+            return self._engage_thread_switch(monitoring)
         undo = getattr(monkey, "undo_patch_thread_modules", None)
         if py_db is None or undo is None or not hasattr(py_db, "enable_tracing"):
             log.info(
@@ -74,6 +78,28 @@ class TraceScope:
         self.engaged = True
         self._stop_default_tracing()
         self._untrace_other_threads()
+        return True
+
+    def _engage_thread_switch(self, monitoring: t.Any) -> bool:
+        """3.12+: find pydevd's per-thread on/off switch, which its callbacks check first.
+
+        The `*_current_thread_tracing` pair creates a thread's record when missing (a pool
+        thread older than the window has none, and would be born switched on); the older
+        `*_monitoring(all_threads=False)` pair does nothing for such a thread.
+        """
+        off = getattr(monitoring, "suspend_current_thread_tracing", None)
+        on = getattr(monitoring, "resume_current_thread_tracing", None)
+        if off is None or on is None:
+            log.info(
+                "remotedbg: this debugpy has no per-thread monitoring switch; every request "
+                "can stop at a breakpoint while an IDE is attached, and pays for its callbacks"
+            )
+            return False
+        self._thread_off, self._thread_on = off, on
+        self.engaged = True
+        # pydevd's thread-start wrap announces every new thread to the IDE (two DAP events
+        # per visitor request on a thread-per-request server) and switches it on at birth.
+        self._stop_default_tracing()
         return True
 
     def _find_thread_tools(self) -> None:
@@ -127,6 +153,9 @@ class TraceScope:
         """At WSGI entry, in the request's thread: trace it only if its client is debugging."""
         if not self.engaged:
             return
+        if self._thread_on is not None and self._thread_off is not None:
+            (self._thread_on if debugging else self._thread_off)()
+            return
         if threading.gettrace() is not None:
             # pydevd re-arms its global hooks on some events (a new IDE session).
             self._stop_default_tracing()
@@ -143,7 +172,7 @@ class TraceScope:
     def reopen(self) -> None:
         """A new window on a debugpy that already runs: back to how listen() left it (3.12+)."""
         if self._monitoring is not None:
-            if self._redo_thread_patch is not None:
+            if self._redo_thread_patch is not None and not self.engaged:
                 self._redo_thread_patch()
             self._monitoring.start_monitoring(all_threads=True)
 
@@ -153,6 +182,6 @@ class TraceScope:
             self._monitoring.stop_monitoring(all_threads=True)
             if self._undo_thread_patch is not None:
                 self._undo_thread_patch()
-        if self.engaged:
+        elif self.engaged:
             self._stop_default_tracing()
             self._untrace_other_threads()

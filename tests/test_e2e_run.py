@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +91,31 @@ def test_breakpoint_variables_continue(server: tuple[Server, int]) -> None:
         client.request("continue", {"threadId": paused.thread_id})
         response = paused.request.result()
         assert (response.status, response.body) == (200, b"hello tester")
+
+
+def test_a_visitor_passes_the_breakpoint_the_debugging_client_stops_on(
+    server: tuple[Server, int],
+) -> None:
+    """Other people's requests never stop, nor even reach the IDE as thread events.
+
+    A paused visitor would hang their browser; a ``thread`` event per visitor request would
+    flood the IDE's thread list (pydevd announces every thread it sees start).
+    """
+    srv, dap_port = server
+    srv.get("/health")
+    line = marker_line(FLASK_APP, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(client, breakpoints={FLASK_APP: [line]})
+        client.request("modules")  # a round trip: what debugpy sent before it has arrived
+        seen = len(client.received)
+        for _ in range(3):
+            assert srv.get("/", source="127.0.0.2", timeout=10).body == b"hello tester"
+        client.request("modules")
+        assert [m for m in client.received[seen:] if m["type"] == "event"] == []
+        paused = pause_request(client, srv.http_port)
+        assert paused.local_vars["visitor"] == "'tester'"
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"hello tester"
 
 
 def test_unhandled_exception_stops_once_then_500(server: tuple[Server, int]) -> None:
@@ -227,10 +251,9 @@ def test_visitors_are_served_while_the_debugging_client_is_paused(
         stopped = client.wait_event("stopped")["body"]
         assert stopped["allThreadsStopped"] is False
         assert srv.get("/health", source="127.0.0.2", timeout=10).body == b"ok"
-        if sys.version_info < (3, 12):
-            # On 3.11 only the debugging client is traced, so a visitor passes the
-            # breakpoint line itself. (3.12+ monitors every thread: see the security model.)
-            assert srv.get("/", source="127.0.0.2", timeout=10).body == b"hello tester"
+        # Only the debugging client is traced (3.12+: only its threads are switched on in
+        # pydevd's monitoring), so a visitor passes the breakpoint line itself.
+        assert srv.get("/", source="127.0.0.2", timeout=10).body == b"hello tester"
         client.request("continue", {"threadId": stopped["threadId"]})
         assert paused.result().body == b"hello tester"
 

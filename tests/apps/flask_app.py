@@ -26,6 +26,15 @@ def health() -> str:
 
 @app.route("/tracer")
 def tracer() -> str:
+    """Whether pydevd watches this request: settrace before 3.12, its monitoring switch after."""
     import sys
 
+    if sys.version_info >= (3, 12):
+        monitoring = sys.modules.get("_pydevd_sys_monitoring.pydevd_sys_monitoring")
+        if monitoring is None or sys.monitoring.get_tool(sys.monitoring.DEBUGGER_ID) is None:
+            return "untraced"
+        was_on = monitoring.suspend_current_thread_tracing()  # reads the switch, turns it off
+        if was_on:
+            monitoring.resume_current_thread_tracing()
+        return "traced" if was_on else "untraced"
     return "traced" if sys.gettrace() is not None else "untraced"
