@@ -8,6 +8,7 @@ noise, ratios of medians taken side by side are not.
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import sys
 import time
@@ -65,6 +66,37 @@ def interleaved(
             if round_ >= warmup:
                 samples[name].append(value)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_ratios(
+    variants: dict[str, t.Callable[[], object]],
+    baseline: str,
+    *,
+    number: int,
+    repeat: int,
+    warmup: int = 2,
+    seed: int = 3,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds per call of each variant, and the median of its per-round speed ratio.
+
+    Each round runs every variant once, in a shuffled order, and a variant's ratio is taken
+    against the baseline of the same round: drift and order effects cancel round by round.
+    """
+    rng = random.Random(seed)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    for round_ in range(warmup + repeat):
+        order = list(variants)
+        rng.shuffle(order)
+        took = {name: timeit(variants[name], number) for name in order}
+        if round_ >= warmup:
+            for name, value in took.items():
+                samples[name].append(value)
+                ratios[name].append(took[baseline] / value)
+    return (
+        {name: statistics.median(values) for name, values in samples.items()},
+        {name: statistics.median(values) for name, values in ratios.items()},
+    )
 
 
 def median_ms(samples: t.Sequence[float]) -> float:
