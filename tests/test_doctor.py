@@ -375,10 +375,10 @@ def test_debugpy_without_in_process_adapter() -> None:
 @pytest.mark.parametrize(
     ("version", "env", "status", "text"),
     [
-        ((3, 10), {}, "ok", "tracing costs every request until the window closes"),
-        ((3, 11), {}, "ok", "note: before 3.12"),
-        ((3, 12), {}, "ok", "uses sys.monitoring: low overhead while armed"),
-        ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "0"}, "ok", "use sys.settrace"),
+        ((3, 10), {}, "ok", "traces only the debugging client's requests"),
+        ((3, 11), {}, "ok", "debugpy traces with sys.settrace"),
+        ((3, 12), {}, "ok", "about 60 ns per Python call"),
+        ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "0"}, "ok", "traces with sys.settrace, as before"),
         ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "1"}, "ok", "uses sys.monitoring"),
         ((3, 13), {"PYDEVD_USE_SYS_MONITORING": "maybe"}, "fail", "not a value debugpy knows"),
     ],
