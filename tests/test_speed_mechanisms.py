@@ -30,50 +30,51 @@ def test_debugger_sockets_have_nodelay_and_resume_is_prompt() -> None:
         client.wait_event("initialized")
         accepted = py_db.writer.sock
         option = lambda s: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        lookup = py_db.get_internal_queue_and_event
         print(json.dumps({"listening": option(listening), "accepted": option(accepted),
                           "idle_poll": pydevd.TIMEOUT_SLOW,
-                          "wrapped": getattr(py_db.do_wait_suspend, "remotedbg_prompt", False)}))
+                          "wrapped": getattr(lookup, "remotedbg_prompt", False),
+                          "event": type(lookup("pid_1_id_1")[1]).__name__}))
         """
     )
     assert result["listening"] == 1
     assert result["accepted"] == 1
-    assert result["idle_poll"] == 0.2, "idle pydevd threads must keep their slow poll"
+    assert result["idle_poll"] == 0.2, "pydevd's command thread must keep its slow poll"
     assert result["wrapped"] is True
+    assert result["event"] == "_PromptEvent"
 
 
-def test_prompt_resume_only_while_paused() -> None:
-    """The 2 ms poll holds while any thread is paused, and the default returns after the last."""
-    import types
+def test_a_paused_thread_waits_at_most_the_resume_poll() -> None:
+    """Only the waits on pydevd's per-thread events are capped; setting them still wakes."""
+    import threading
 
-    from remotedbg.debugpy_backend import RESUME_POLL, _PromptResume
+    from remotedbg.debugpy_backend import RESUME_POLL, _prompt_resume
 
-    pydevd = types.SimpleNamespace(TIMEOUT_SLOW=0.2)
-    seen: list[float] = []
+    events: dict[str, threading.Event] = {}
+    asked: list[float | None] = []
+
+    class RecordingEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            asked.append(timeout)
+            return super().wait(timeout)
 
     class PyDB:
-        def do_wait_suspend(self, nested: bool = False) -> str:
-            seen.append(pydevd.TIMEOUT_SLOW)
-            if nested:  # a second thread pauses while the first still is
-                py_db.do_wait_suspend()
-                seen.append(pydevd.TIMEOUT_SLOW)
-            return "resumed"
+        def get_internal_queue_and_event(self, thread_id: str) -> tuple[str, threading.Event]:
+            return f"queue {thread_id}", events.setdefault(thread_id, RecordingEvent())
 
     py_db = PyDB()
-    _PromptResume(pydevd, py_db).install()
-    _PromptResume(pydevd, py_db).install()  # a second window does not wrap twice
-    assert py_db.do_wait_suspend(nested=True) == "resumed"
-    assert seen == [RESUME_POLL, RESUME_POLL, RESUME_POLL]
-    assert pydevd.TIMEOUT_SLOW == 0.2
-
-    class FailingPyDB:
-        def do_wait_suspend(self) -> None:
-            raise RuntimeError("pydevd failed while paused")
-
-    failing = FailingPyDB()
-    _PromptResume(pydevd, failing).install()
-    with pytest.raises(RuntimeError):
-        failing.do_wait_suspend()
-    assert pydevd.TIMEOUT_SLOW == 0.2
+    _prompt_resume(py_db)
+    _prompt_resume(py_db)  # a second window does not wrap twice
+    queue, event = py_db.get_internal_queue_and_event("t1")
+    assert queue == "queue t1"
+    assert event.wait(0.2) is False
+    assert event.wait() is False
+    assert asked == [RESUME_POLL, RESUME_POLL]
+    event.set()  # pydevd posting work to the paused thread
+    assert events["t1"].is_set() and event.is_set()
+    assert event.wait(0.2) is True
+    event.clear()
+    assert not events["t1"].is_set()
 
 
 def test_only_the_debugging_client_is_traced(tmp_path: Path) -> None:
