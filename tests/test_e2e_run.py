@@ -236,7 +236,8 @@ def test_until_in_the_past_never_arms(tmp_path: Path) -> None:
 def test_a_new_window_after_expiry_debugs_again(tmp_path: Path) -> None:
     """After a window ends, the IDE is told, and a new window stops on breakpoints again."""
     dap_port = free_port()
-    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--ttl", "3s")
+    # Long enough to attach and step on a loaded CI machine; short enough to wait out twice.
+    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--ttl", "5s")
     line = marker_line(FLASK_APP, "BREAK: index")
     try:
         for window in range(2):
