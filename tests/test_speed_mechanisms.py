@@ -71,7 +71,8 @@ def test_a_paused_thread_waits_at_most_the_resume_poll() -> None:
     assert event.wait() is False
     assert asked == [RESUME_POLL, RESUME_POLL]
     event.set()  # pydevd posting work to the paused thread
-    assert events["t1"].is_set() and event.is_set()
+    assert events["t1"].is_set()
+    assert event.is_set()
     assert event.wait(0.2) is True
     event.clear()
     assert not events["t1"].is_set()
