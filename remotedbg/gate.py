@@ -78,8 +78,11 @@ class Gate:
         #: Set once debugpy runs in this process with per-request tracing: the middleware
         #: then tells it, request by request, whom to trace.
         self.tracing: TraceScope | None = None
-        self._peer_decides = not settings.trusted_proxies
-        self._allowed_text = settings.allow.contains_text
+        #: The allowlist's cached lookup of a TCP peer's text address, when the peer alone
+        #: decides (no trusted proxies); None otherwise. The request path calls it directly.
+        self.peer_allowed: t.Callable[[str], bool] | None = (
+            None if settings.trusted_proxies else settings.allow.contains_text
+        )
         self.window = Window(settings.ttl, settings.until)
         self.policy = AccessPolicy(settings.allow, settings.token, self.window)
         self._state = _ProcessState()
@@ -94,7 +97,8 @@ class Gate:
         The common case, so it is one cached lookup and no parsing. Only trusted proxies
         make anyone but the TCP peer a candidate.
         """
-        return self._peer_decides and not self._allowed_text(remote_addr or "")
+        allowed = self.peer_allowed
+        return allowed is not None and not allowed(remote_addr or "")
 
     def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
         """The request's client if it may arm and debug, else None."""

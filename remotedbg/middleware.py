@@ -69,9 +69,16 @@ class RemoteDebugMiddleware:
         gate = self.gate
         if gate is None:
             return self.app(environ, start_response)
-        if gate.is_visitor(environ.get("REMOTE_ADDR")) and not self.errors_to_500:
-            if gate.tracing is not None:
-                gate.tracing.enter(debugging=False)
+        # gate.is_visitor(), inlined: this is every visitor's path while the hook is on.
+        allowed = gate.peer_allowed
+        if (
+            allowed is not None
+            and not allowed(environ.get("REMOTE_ADDR") or "")
+            and not self.errors_to_500
+        ):
+            tracing = gate.tracing
+            if tracing is not None:
+                tracing.enter(debugging=False)
             return self.app(environ, start_response)
         client = gate.debugging_client(environ)
         if client is None:
