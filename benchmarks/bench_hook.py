@@ -20,7 +20,7 @@ from remotedbg.addresses import AddressSet
 from remotedbg.middleware import RemoteDebugMiddleware
 from remotedbg.settings import Settings
 
-from benchlib import Row, interleaved, paired_ratios, print_table
+from benchlib import Row, paired_ratios, print_table
 
 
 def flask_app() -> t.Any:
@@ -121,8 +121,8 @@ def allowlist_row(quick: bool) -> Row:
         return lambda: [p in address_set for p in probes]
 
     number, repeat = (20, 5) if quick else (100, 11)
-    times = interleaved(
-        {"big": lookups(big), "small": lookups(small)}, number=number, repeat=repeat
+    times, _ = paired_ratios(
+        {"big": lookups(big), "small": lookups(small)}, "small", number=number, repeat=repeat
     )
     per_lookup = {k: v / len(probes) * 1e9 for k, v in times.items()}
     return Row(

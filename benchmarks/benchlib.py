@@ -55,19 +55,6 @@ def timeit(func: t.Callable[[], object], number: int) -> float:
             gc.enable()
 
 
-def interleaved(
-    variants: dict[str, t.Callable[[], object]], *, number: int, repeat: int, warmup: int = 1
-) -> dict[str, float]:
-    """Median seconds per call of each variant, measured in alternation so drift hits all."""
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for round_ in range(warmup + repeat):
-        for name, func in variants.items():
-            value = timeit(func, number)
-            if round_ >= warmup:
-                samples[name].append(value)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def paired_ratios(
     variants: dict[str, t.Callable[[], object]],
     baseline: str,
