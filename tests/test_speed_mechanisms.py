@@ -39,7 +39,7 @@ def test_debugger_sockets_have_nodelay_and_resume_is_prompt() -> None:
     )
     assert result["listening"] == 1
     assert result["accepted"] == 1
-    assert result["idle_poll"] == 0.2, "pydevd's command thread must keep its slow poll"
+    assert result["idle_poll"] == 0.2, "pydevd's shared poll constant is left alone"
     assert result["wrapped"] is True
     assert result["event"] == "_PromptEvent"
 
