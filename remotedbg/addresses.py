@@ -4,16 +4,32 @@ Networks are merged into sorted, disjoint integer ranges, one list per address f
 a lookup is one bisection: 10,000 CIDRs cost about as much as one. IPv4-mapped IPv6
 addresses (``::ffff:10.0.0.1``, what a dual-stack socket reports) are folded to IPv4, so
 they match IPv4 entries and cannot slip past them.
+
+The same ranges say how much of the internet a set admits (`AddressSet.too_public`), so a
+near catch-all (every IPv4 network but 0.0.0.0/8, or ``2000::/3``) is refused like a real
+one. "Not public" is narrow on purpose: only ranges a stranger's packets do not come from
+(RFC 1918, shared CGNAT space, loopback, link-local, IPv6 unique-local). Everything else
+counts as public, documentation, multicast and reserved ranges included, since counting
+too much only refuses sets nobody needs.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import typing as t
 from bisect import bisect_right
 from functools import lru_cache
 
-__all__ = ["AddressSet", "IPAddress", "IPNetwork", "parse_address", "parse_network"]
+__all__ = [
+    "MAX_PUBLIC",
+    "NOT_PUBLIC",
+    "AddressSet",
+    "IPAddress",
+    "IPNetwork",
+    "parse_address",
+    "parse_network",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -63,6 +79,37 @@ def _merge(networks: t.Iterable[IPNetwork]) -> tuple[list[int], list[int]]:
             starts.append(start)
             ends.append(end)
     return starts, ends
+
+
+#: Ranges that are not the public internet, by IP version. They must not overlap.
+NOT_PUBLIC: dict[int, tuple[str, ...]] = {
+    4: (
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ),
+    6: ("::1/128", "fc00::/7", "fe80::/10"),
+}
+#: The most public addresses a set may match, by IP version: a /8 of IPv4, a /32 of IPv6.
+MAX_PUBLIC = {4: 2**24, 6: 2**96}
+_NOT_PUBLIC_RANGES: dict[int, list[tuple[int, int]]] = {
+    version: list(zip(*_merge(map(ipaddress.ip_network, texts)), strict=True))
+    for version, texts in NOT_PUBLIC.items()
+}
+
+
+def _amount(count: int) -> str:
+    """A count as people say it: ``4.24 billion``, ``2^96``, ``about 2^125``."""
+    if count >= 10**12:
+        exact = count & (count - 1) == 0
+        return f"2^{count.bit_length() - 1}" if exact else f"about 2^{math.log2(count):.3g}"
+    for size, word in ((10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
+        if count >= size:
+            return f"{count / size:.3g} {word}"
+    return str(count)
 
 
 class AddressSet:
@@ -123,3 +170,31 @@ class AddressSet:
     def covers_everything(self) -> bool:
         """True if the set holds every IPv4 or every IPv6 address, however it is split up."""
         return self._v4 == ([0], [2**32 - 1]) or self._v6 == ([0], [2**128 - 1])
+
+    def public_size(self, version: int) -> int:
+        """How many IPv`version` addresses the set matches outside the `NOT_PUBLIC` ranges.
+
+        Merged ranges minus their overlaps with each not-public range: no address is visited.
+        """
+        starts, ends = self._v4 if version == 4 else self._v6
+        total = 0
+        for start, end in zip(starts, ends, strict=True):
+            total += end - start + 1
+            for low, high in _NOT_PUBLIC_RANGES[version]:
+                total -= max(0, min(end, high) - max(start, low) + 1)
+        return total
+
+    def too_public(self) -> str | None:
+        """Why the set matches too much of the internet (more than `MAX_PUBLIC`), or None.
+
+        The answer reads like ``4.24 billion public IPv4 addresses, more than a /8 (16.8
+        million)``.
+        """
+        for version, prefix in ((4, 8), (6, 32)):
+            count, limit = self.public_size(version), MAX_PUBLIC[version]
+            if count > limit:
+                return (
+                    f"{_amount(count)} public IPv{version} addresses, more than a "
+                    f"/{prefix} ({_amount(limit)})"
+                )
+        return None

@@ -6,6 +6,23 @@ then serves a local DAP port. Each IDE connection is relayed to the remote bridg
 project file) and, when the IDE sent none, ``pathMappings`` from the server's ``app_root``
 to the local project. Nothing else is touched: after ``attach``, frames pass through as
 they are.
+
+What is guarded, because the token opens a code-execution door:
+
+- **Where the token goes.** The bridge is reached on the URL's host, or with ``--ssh`` on
+  the server's loopback through the tunnel; the status page only confirms it. A page that
+  names any other host (a man in the middle on plain HTTP, a compromised proxy) is refused
+  before anything connects: the status page does not choose where the token is sent.
+- **Who may use the relay.** It adds the token for whoever connects to the local port, so
+  on Linux each connection's owner is looked up (:mod:`remotedbg.peer_owner`) and only
+  this user's are relayed; when the owner cannot be found the connection is refused. macOS
+  and Windows have no cheap equivalent, so there the relay is for single-user machines:
+  any local process that connects gets a session, and the start-up text says so.
+- **Stopping.** Ctrl-C and SIGTERM end it at any moment with one line, the ssh tunnel
+  closed and exit code 0: stopping is what was asked for, not a failure.
+- **The window's end.** At ``expires_at`` no new IDE connection is accepted, but sessions
+  already relaying run on (for at most :data:`EXPIRY_GRACE` seconds) until the server
+  ends them, so the IDE gets the server's own "the window ended" and ``terminated``.
 """
 
 from __future__ import annotations
@@ -26,15 +43,27 @@ import typing as t
 import urllib.parse
 from datetime import datetime, timezone
 
-from .bridge_session import nodelay
+from .bridge_session import close_writer, nodelay
 from .dap_codec import Decoder, Request, Response, encode, frame, parse_message
 from .errors import ProtocolError, RemotedbgError
+from .peer_owner import loopback_peer_uid, owner_known_here
+
+if t.TYPE_CHECKING:
+    from types import FrameType
 
 __all__ = ["AttachError", "Remote", "attach_main", "remote_from_status", "rewrite_attach"]
 
 #: Bodies up to this size are parsed on the way back, to notice the attach response.
 _PEEK_LIMIT = 64 * 1024
 _READ_SIZE = 256 * 1024
+#: After the local clock ends the window, how long sessions may run until the server ends
+#: them (the server's clock, and a whole-second ``expires_at``, may be a little behind).
+EXPIRY_GRACE = 15.0
+#: How long a refused connection has to send its first request, to be answered with why.
+_REFUSAL_WAIT = 2.0
+_WILDCARDS = ("0.0.0.0", "::", "")
+#: Names of this machine's own loopback: the same host, whichever the URL and page use.
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class AttachError(RemotedbgError):
@@ -61,29 +90,67 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _host_key(host: str) -> str:
+    """A host as compared: names without case or a final dot, addresses in one spelling."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return name
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def _same_host(a: str, b: str) -> bool:
+    key_a, key_b = _host_key(a), _host_key(b)
+    return key_a == key_b or (key_a in _LOOPBACK_NAMES and key_b in _LOOPBACK_NAMES)
+
+
 def _parse_expiry(text: object) -> float:
     if not isinstance(text, str):
         raise AttachError("the status page gave no expires_at; upgrade remotedbg on the server")
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _bridge_host(page_host: str, url_host: str, port: int, *, ssh: bool) -> str:
+    """Where the bridge is reached: never a host the status page alone chose.
+
+    Without --ssh, from here; with it, from the server's end of the tunnel.
+    """
+    if page_host in _WILDCARDS:
+        # Listening everywhere: through a tunnel, the server's own loopback is the way in;
+        # without one, the host the app was reached at.
+        return "127.0.0.1" if ssh else url_host
+    if _is_loopback(page_host):
+        if ssh:
+            return page_host  # the server's loopback, at the far end of the tunnel
+        if not _is_loopback(url_host):
+            raise AttachError(
+                f"the debugger listens on the server's loopback ({page_host}:{port}), which "
+                "this machine cannot reach; add --ssh user@server to tunnel to it"
+            )
+    if _same_host(page_host, url_host):
+        return page_host if _is_loopback(url_host) else url_host
+    raise AttachError(
+        f"the status page puts the debugger on {page_host}, not on the URL's host {url_host}; "
+        f"the token was not sent. Attach with a URL on {page_host} if that is the same "
+        f"server, or set the server's REMOTEDBG_DAP_HOST to {url_host} (or 127.0.0.1 and use "
+        "--ssh); if neither fits, something between you and the server rewrote the page"
+    )
+
+
 def remote_from_status(url: str, status: t.Mapping[str, t.Any], *, ssh: bool) -> Remote:
-    """Where to reach the bridge: the status page's address, or the URL's host for 0.0.0.0."""
+    """Where to reach the bridge: the URL's host (or the tunnel), as the status page confirms.
+
+    Raises AttachError when the page names another host: the token goes nowhere else.
+    """
     if not status.get("armed"):
         reason = status.get("error") or "the armed window could not be opened"
         raise AttachError(f"the server did not arm the debugger: {reason}")
-    host = str(status.get("dap_host", ""))
     port = int(status.get("dap_port", 0))
     url_host = urllib.parse.urlsplit(url).hostname or ""
-    if host in ("0.0.0.0", "::", ""):
-        # Listening everywhere: through a tunnel, the server's own loopback is the way in;
-        # without one, the host the app was reached at.
-        host = "127.0.0.1" if ssh else url_host
-    if not ssh and _is_loopback(host) and not _is_loopback(url_host):
-        raise AttachError(
-            f"the debugger listens on the server's loopback ({host}:{port}), which this machine "
-            "cannot reach; add --ssh user@server to tunnel to it"
-        )
+    host = _bridge_host(str(status.get("dap_host", "")), url_host, port, ssh=ssh)
     return Remote(
         host=host,
         port=port,
@@ -111,10 +178,15 @@ class _Outcome:
     def __init__(self) -> None:
         self.connected = 0
         self.fatal: str | None = None
+        self.stopped = False
         self.done = asyncio.Event()
 
     def fail(self, message: str) -> None:
         self.fatal = message
+        self.done.set()
+
+    def stop(self) -> None:
+        self.stopped = True
         self.done.set()
 
 
@@ -122,15 +194,88 @@ class Relay:
     """Serves the local DAP port and relays each IDE connection to the remote bridge."""
 
     def __init__(
-        self, target: tuple[str, int], remote: Remote, *, token: str | None, local_root: str
+        self,
+        target: tuple[str, int],
+        remote: Remote,
+        *,
+        token: str | None,
+        local_root: str,
+        notice: t.Callable[[str], None] = lambda line: None,
+        peer_uid: t.Callable[[tuple[str, int], tuple[str, int]], int | None] | None = None,
     ) -> None:
         self.target = target
         self.remote = remote
         self.token = token
         self.local_root = local_root
+        self.notice = notice
+        #: Who owns a connection's far end (None: unknown); None here: nothing to check.
+        self.peer_uid = peer_uid
         self.outcome = _Outcome()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def relaying(self) -> int:
+        return len(self._tasks)
 
     async def handle(self, ide_reader: asyncio.StreamReader, ide: asyncio.StreamWriter) -> None:
+        # asyncio logs a traceback for a connection handler that ends by any exception,
+        # cancellation included, so every end here is a plain return.
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._writers.add(ide)
+        try:
+            mine, owner = self._owner(ide)
+            if mine:
+                await self._relay(ide_reader, ide)
+            else:
+                await self._refuse(ide_reader, ide, owner)
+        except (asyncio.CancelledError, asyncio.TimeoutError, OSError, ProtocolError):
+            pass
+        finally:
+            self._writers.discard(ide)
+            ide.transport.abort()
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _owner(self, ide: asyncio.StreamWriter) -> tuple[bool, int | None]:
+        """Whether this user owns the connection's far end, and its uid (None: unknown).
+
+        Looked up once per connection, before anything goes upstream.
+        """
+        if self.peer_uid is None:
+            return True, None
+        peer, local = ide.get_extra_info("peername"), ide.get_extra_info("sockname")
+        owner = self.peer_uid(peer[:2], local[:2]) if peer and local else None
+        return owner is not None and owner == os.getuid(), owner
+
+    async def _refuse(
+        self, reader: asyncio.StreamReader, ide: asyncio.StreamWriter, owner: int | None
+    ) -> None:
+        """Say so on our output, and answer the first request if it comes soon.
+
+        Nothing goes upstream. A peer gone without a word (a port probe) is refused quietly.
+        """
+        mine = os.getuid()
+        who = f"uid {owner}" if owner is not None else "a process whose owner could not be found"
+        decoder = Decoder(max_message_size=_PEEK_LIMIT)
+        body: bytes | None = None
+        with contextlib.suppress(asyncio.TimeoutError, ProtocolError):
+            body = await asyncio.wait_for(_first_body(reader, decoder), _REFUSAL_WAIT)
+        if owner is None and body is None and not decoder.pending:
+            return
+        self.notice(
+            f"remotedbg attach: refused a connection from {who}: this relay adds the token "
+            f"only for uid {mine}, who started it"
+        )
+        message = parse_message(body) if body is not None else None
+        if isinstance(message, Request):
+            why = f"remotedbg attach relays only for uid {mine}, who started it; not for {who}"
+            ide.write(encode(Response(1, message.seq, False, message.command, why)))
+            await asyncio.wait_for(close_writer(ide), _REFUSAL_WAIT)
+
+    async def _relay(self, ide_reader: asyncio.StreamReader, ide: asyncio.StreamWriter) -> None:
         _nodelay(ide)
         try:
             up_reader, upstream = await asyncio.wait_for(
@@ -141,19 +286,46 @@ class Relay:
                 f"cannot reach the debugger at {self.target[0]}:{self.target[1]} ({exc}); "
                 "is the window still open?"
             )
-            ide.close()
             return
         _nodelay(upstream)
+        self._writers.add(upstream)
         self.outcome.connected += 1
         try:
             await _first_done(
                 self._pump(ide_reader, upstream, self._rewrite),
                 self._pump(up_reader, ide, self._watch),
             )
+            # What either side said last (the server's "the window ended" and `terminated`,
+            # the IDE's `disconnect`) is delivered before the connection closes.
+            await asyncio.gather(close_writer(ide), close_writer(upstream))
         finally:
             self.outcome.connected -= 1
-            for writer in (ide, upstream):
-                writer.close()
+            self._writers.discard(upstream)
+            upstream.transport.abort()
+
+    async def wind_down(self, grace: float) -> None:
+        """Let sessions already relaying end on their own for `grace` seconds, then end them.
+
+        A stop (Ctrl-C, SIGTERM) or a fatal error cuts the wait short.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks and not self.outcome.done.is_set():
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            stop = asyncio.ensure_future(self.outcome.done.wait())
+            await asyncio.wait(
+                {*self._tasks, stop}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop.cancel()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=2.0)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     @staticmethod
     async def _pump(
@@ -199,6 +371,14 @@ class Relay:
                 self.outcome.fail(f"the server refused the token: {text}")
 
 
+async def _first_body(reader: asyncio.StreamReader, decoder: Decoder) -> bytes | None:
+    while True:
+        body = decoder.next_body()
+        if body is None or isinstance(body, bytes):
+            return body
+        decoder.receive_data(await reader.read(_PEEK_LIMIT))
+
+
 async def _first_done(*coroutines: t.Coroutine[t.Any, t.Any, None]) -> None:
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
@@ -227,6 +407,8 @@ class Tunnel:
             probe.bind(("127.0.0.1", 0))
             self.local_port = int(probe.getsockname()[1])
         forward_host = "127.0.0.1" if remote_host in ("0.0.0.0", "::") else remote_host
+        if ":" in forward_host:
+            forward_host = f"[{forward_host}]"
         self.argv = [
             ssh, "-N",
             "-o", "ExitOnForwardFailure=yes",
@@ -253,7 +435,6 @@ class Tunnel:
             ):
                 return ("127.0.0.1", self.local_port)
             time.sleep(0.1)
-        self.close()
         raise AttachError(f"the ssh tunnel did not open within {timeout:g}s")
 
     def close(self) -> None:
@@ -263,8 +444,84 @@ class Tunnel:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(5)
         if self.process.stderr is not None:
             self.process.stderr.close()
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _StopSignals:
+    """Ctrl-C and SIGTERM, made to end `attach` cleanly wherever they land.
+
+    Outside the event loop the first one raises KeyboardInterrupt (and the ones after it
+    are ignored, so the clean-up runs to its end); inside it, they stop the loop through
+    ``add_signal_handler``. Between the two they are held (blocked, on POSIX) rather than
+    lost, so none lands inside asyncio's own machinery. Only in the main thread, and not
+    for a signal ignored from the start (``cmd &`` in a script ignores SIGINT).
+    """
+
+    def __init__(self) -> None:
+        main = threading.current_thread() is threading.main_thread()
+        self.signals = [
+            sig for sig in _STOP_SIGNALS if main and signal.getsignal(sig) is not signal.SIG_IGN
+        ]
+        self._previous: dict[int, t.Any] = {}
+        self._mask: set[int] | None = None
+
+    def install(self) -> None:
+        for sig in self.signals:
+            self._previous.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, _interrupt)
+
+    def ignore(self) -> None:
+        for sig in self.signals:
+            signal.signal(sig, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def hold(self) -> None:
+        if self.signals and hasattr(signal, "pthread_sigmask") and self._mask is None:
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
+
+    def release(self) -> None:
+        if self._mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            self._mask = None
+
+    @contextlib.contextmanager
+    def deferred(self) -> t.Iterator[None]:
+        """A step not to be cut in half: a signal during it takes effect at its end.
+
+        Deferred, not blocked: a child started meanwhile (ssh) would inherit blocked
+        signals and ignore `terminate`.
+        """
+        came: list[int] = []
+        for sig in self.signals:
+            signal.signal(sig, lambda signum, frame: came.append(signum))
+        try:
+            yield
+        finally:
+            self.install()
+        if came:
+            _interrupt(came[0], None)
+
+    def into_loop(self, stop: t.Callable[[], None]) -> None:
+        """Called first thing in the loop, with the signals held since before it started."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows: no such API
+            for sig in self.signals:
+                loop.add_signal_handler(sig, stop)
+        self.release()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _status_line(remote: Remote, outcome: _Outcome) -> str:
@@ -275,9 +532,24 @@ def _status_line(remote: Remote, outcome: _Outcome) -> str:
 
 
 async def _serve(
+    relay: Relay,
+    local_port: int,
+    echo: t.Callable[[str], None],
+    live: bool,
+    signals: _StopSignals,
+) -> str | None:
+    """Run until the window ends, a stop or a fatal error; return the fatal error, if any."""
+    signals.into_loop(relay.outcome.stop)
+    try:
+        return await _relay_window(relay, local_port, echo, live)
+    finally:
+        signals.hold()  # until asyncio.run has put its own handlers back and ours return
+
+
+async def _relay_window(
     relay: Relay, local_port: int, echo: t.Callable[[str], None], live: bool
 ) -> str | None:
-    """Run until the window ends or a fatal error; return the fatal error, if any."""
+    outcome, remote = relay.outcome, relay.remote
     try:
         server = await asyncio.start_server(relay.handle, "127.0.0.1", local_port)
     except OSError as exc:
@@ -285,10 +557,9 @@ async def _serve(
             f"cannot listen on 127.0.0.1:{local_port} ({exc.strerror or exc}); "
             "choose another --local-port"
         )
-    outcome, remote = relay.outcome, relay.remote
     last = ""
-    async with server:
-        while not outcome.done.is_set() and time.time() < remote.expires_at:
+    try:
+        while not outcome.done.is_set() and (left := remote.expires_at - time.time()) > 0:
             line = _status_line(remote, outcome)
             if live:
                 echo("\r" + line + "   ")
@@ -296,16 +567,20 @@ async def _serve(
                 echo(line + "\n")
             last = line
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(outcome.done.wait(), timeout=1.0)
-        if outcome.fatal is not None:
-            await asyncio.sleep(0.3)  # let the refusal reach the IDE, which shows it
+                await asyncio.wait_for(outcome.done.wait(), timeout=min(1.0, left))
+    finally:
+        server.close()  # no new IDE connection from here on
     if live:
         echo("\n")
+    if outcome.fatal is not None:
+        await asyncio.sleep(0.3)  # let the refusal reach the IDE, which shows it
+    elif not outcome.done.is_set() and relay.relaying:
+        echo(
+            "remotedbg attach: the armed window ended here; waiting for the server to end "
+            f"the session (at most {EXPIRY_GRACE:g}s)\n"
+        )
+    await relay.wind_down(EXPIRY_GRACE)
     return outcome.fatal
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def attach_main(
@@ -317,18 +592,49 @@ def attach_main(
     ssh: str | None,
     echo: t.Callable[[str], None] | None = None,
 ) -> None:
-    """Arm, relay, and report; raises AttachError for everything the user must fix."""
-    from .ide_config import fetch_status
+    """Arm, relay, and report; raises AttachError for everything the user must fix.
+
+    Ctrl-C and SIGTERM (kill, systemd, a closing terminal) end it at any moment with one
+    line, the ssh tunnel closed, and a normal return (exit code 0).
+    """
 
     def write(text: str) -> None:
         sys.stderr.write(text)
         sys.stderr.flush()
 
-    echo = echo or write
-    # SIGTERM (kill, systemd, a terminal closing) must end as cleanly as Ctrl-C does, or
-    # the ssh tunnel started below would outlive us.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    say = echo or write
+    signals = _StopSignals()
+    cleanup = contextlib.ExitStack()
+    try:
+        try:
+            signals.install()
+            ended = _attach(url, local_port, local_root, token, ssh, say, signals, cleanup)
+        finally:
+            signals.ignore()  # nothing interrupts the clean-up
+            cleanup.close()
+    except KeyboardInterrupt:
+        signals.ignore()
+        cleanup.close()
+        ended = "stopped"
+    finally:
+        signals.release()
+        signals.restore()
+    say(f"remotedbg attach: {ended}\n")
+
+
+def _attach(
+    url: str,
+    local_port: int,
+    local_root: str,
+    token: str | None,
+    ssh: str | None,
+    echo: t.Callable[[str], None],
+    signals: _StopSignals,
+    cleanup: contextlib.ExitStack,
+) -> str:
+    """attach_main's work; returns how it ended. `cleanup` closes what it opened."""
+    from .ide_config import fetch_status
+
     status = fetch_status(url, fallback="then run remotedbg attach again")
     remote = remote_from_status(url, status, ssh=ssh is not None)
     if remote.token_required and token is None:
@@ -336,27 +642,51 @@ def attach_main(
             "the server requires a token; export REMOTEDBG_TOKEN=... (ask whoever set up the "
             "server) or pass --token"
         )
-    tunnel = Tunnel(ssh, remote.host, remote.port) if ssh is not None else None
-    try:
-        target = tunnel.wait_ready() if tunnel is not None else (remote.host, remote.port)
-        relay = Relay(target, remote, token=token, local_root=os.path.abspath(local_root))
-        echo(
-            f"remotedbg attach: armed pid {status.get('pid')} on {url}; the debugger is relayed "
-            f"from 127.0.0.1:{local_port}\n"
-            f"  In your IDE, attach to localhost:{local_port} with no pathMappings (VS Code: "
-            f"'remotedbg: attach (relay)' from `remotedbg config vscode --relay`).\n"
-            f"  Breakpoints map {os.path.abspath(local_root)} -> {remote.app_root}.\n"
-            "  Ctrl-C to stop.\n"
+    if ssh is None:
+        target = (remote.host, remote.port)
+    else:
+        with signals.deferred():
+            tunnel = Tunnel(ssh, remote.host, remote.port)
+            cleanup.callback(tunnel.close)
+        target = tunnel.wait_ready()
+    live = sys.stderr.isatty()
+
+    def notice(line: str) -> None:
+        echo(("\n" if live else "") + line + "\n")
+
+    relay = Relay(
+        target,
+        remote,
+        token=token,
+        local_root=os.path.abspath(local_root),
+        notice=notice,
+        peer_uid=loopback_peer_uid if owner_known_here() else None,
+    )
+    shared = (
+        ""
+        if owner_known_here()
+        else (
+            "  This relay is for a single-user machine: on this system it cannot tell which "
+            "user a connection comes from, so any local process that connects gets a session.\n"
         )
-        live = sys.stderr.isatty()
-        try:
-            fatal = asyncio.run(_serve(relay, local_port, echo, live))
-        except KeyboardInterrupt:
-            echo("\nremotedbg attach: stopped\n")
-            return
-        if fatal is not None:
-            raise AttachError(fatal)
-        echo("remotedbg attach: the armed window ended; run remotedbg attach again to re-arm\n")
+    )
+    echo(
+        f"remotedbg attach: armed pid {status.get('pid')} on {url}; the debugger is relayed "
+        f"from 127.0.0.1:{local_port}\n"
+        f"  In your IDE, attach to localhost:{local_port} with no pathMappings (VS Code: "
+        f"'remotedbg: attach (relay)' from `remotedbg config vscode --relay`).\n"
+        f"  Breakpoints map {os.path.abspath(local_root)} -> {remote.app_root}.\n"
+        f"{shared}"
+        "  Ctrl-C to stop.\n"
+    )
+    signals.hold()  # _serve takes them over once the loop runs
+    try:
+        fatal = asyncio.run(_serve(relay, local_port, echo, live, signals))
     finally:
-        if tunnel is not None:
-            tunnel.close()
+        signals.install()  # asyncio.run's end put the default handlers back
+        signals.release()
+    if fatal is not None:
+        raise AttachError(fatal)
+    if relay.outcome.stopped:
+        return "stopped"
+    return "the armed window ended; run remotedbg attach again to re-arm"

@@ -26,6 +26,7 @@ from .bridge_session import (
     Connection,
     SessionConfig,
     Slot,
+    Upstream,
     close_writer,
     explain,
     nodelay,
@@ -43,6 +44,11 @@ _START_TIMEOUT = 10.0
 _CLOSE_TIMEOUT = 6.0
 #: Pause after accept() fails (out of file descriptors, say) so the loop does not spin.
 _ACCEPT_BACKOFF = 0.1
+#: Connections not (yet) attached, per address and in all. Each holds little (a small
+#: request at most), and past a cap the oldest goes rather than the newcomer: an attacker
+#: who holds connections open cannot keep a developer out, only push their own out.
+MAX_UNATTACHED_PER_ADDRESS = 8
+MAX_UNATTACHED = 32
 
 
 class _BridgeThread(threading.Thread):
@@ -98,7 +104,7 @@ class Bridge:
         self,
         *,
         listen: tuple[str, int],
-        upstream: t.Callable[[], tuple[str, int]],
+        upstream: t.Callable[[], Upstream | tuple[str, int]],
         policy: AccessPolicy,
         audit: Audit,
         handshake_timeout: float = 10.0,
@@ -116,6 +122,7 @@ class Bridge:
         # Below: touched only on the bridge loop.
         self._listener: _Listener | None = None
         self._connections: dict[asyncio.Task[None], Connection | None] = {}
+        self._unattached: dict[asyncio.Task[None], str] = {}  # -> peer; oldest first
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -211,12 +218,45 @@ class Bridge:
             conn.close()
             self._config.audit("refused", peer=peer, reason=reason)
             return
+        self._make_room(peer)
         task = asyncio.get_running_loop().create_task(self._serve(conn, peer))
         self._connections[task] = None
-        task.add_done_callback(self._forget)
+        self._unattached[task] = peer
+        task.add_done_callback(lambda done: self._forget(done, conn))
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._connections.pop(task, None)
+    def _make_room(self, peer: str) -> None:
+        """At a cap on unattached connections, drop the oldest of `peer`'s (or of all).
+
+        Connections idle before ``attach`` go before those that sent one; the attached
+        session never counts. At most 33 connections: scanning them is cheap.
+        """
+        owner = self._slot.owner
+        if owner is not None:
+            for task in [task for task in self._unattached if self._connections.get(task) is owner]:
+                del self._unattached[task]  # attached: no longer this rule's business
+        mine = [task for task, their in self._unattached.items() if their == peer]
+        if len(mine) >= MAX_UNATTACHED_PER_ADDRESS:
+            victims, reason = mine, "too many connections from this address before attach"
+        elif len(self._unattached) >= MAX_UNATTACHED:
+            victims, reason = list(self._unattached), "too many connections before attach"
+        else:
+            return
+        idle = [task for task in victims if not self._is_attaching(task)]
+        victim = (idle or victims)[0]
+        self._config.audit(
+            "dropped", peer=self._unattached.pop(victim), reason=f"{reason}: dropped the oldest"
+        )
+        victim.cancel()
+
+    def _is_attaching(self, task: asyncio.Task[None]) -> bool:
+        connection = self._connections.get(task)
+        return connection is not None and connection.attaching
+
+    def _forget(self, task: asyncio.Task[None], conn: socket.socket) -> None:
+        connection = self._connections.pop(task, None)
+        self._unattached.pop(task, None)
+        if connection is None and task.cancelled():
+            conn.close()  # dropped before it became a stream, maybe before it ran at all
 
     async def _serve(self, conn: socket.socket, peer: str) -> None:
         try:

@@ -1,7 +1,8 @@
 """One IDE connection through the bridge: the handshake the bridge answers itself, then a proxy.
 
 The bridge, not debugpy, answers ``initialize``: VS Code sends ``attach`` only after that
-response, and nothing may reach debugpy before ``attach`` proves the token. Then IDE ->
+response, and nothing may reach debugpy before ``attach`` proves the token; until then a
+peer may send only small requests (`PRE_ATTACH_MAX_MESSAGE`). Then IDE ->
 debugger is parsed (requests are small, and ``disconnect`` ends the session) while debugger
 -> IDE bytes are forwarded as they arrive, frame boundaries tracked but JSON never decoded,
 so a 10 MB variable moves at close to wire speed. Every way a session ends resumes the app.
@@ -29,6 +30,7 @@ from .dap_codec import (
     parse_message,
 )
 from .errors import MissingContentLength, ProtocolError, TruncatedMessage
+from .hidden_threads import off_loop
 
 if t.TYPE_CHECKING:
     from .access import AccessPolicy
@@ -39,6 +41,7 @@ __all__ = [
     "Connection",
     "SessionConfig",
     "Slot",
+    "Upstream",
     "adapter_capabilities",
     "capability_changes",
     "close_writer",
@@ -53,8 +56,11 @@ CHUNK = 256 * 1024
 #: for one 10 MB variable; a few MiB per IDE lets big bodies stream in one go.
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
-#: Largest request an IDE may send; also bounds what an unauthenticated peer can make us hold.
+#: Largest request an attached IDE may send.
 CLIENT_MAX_MESSAGE = 4 * 1024 * 1024
+#: Largest request before a successful ``attach`` (``initialize`` and ``attach`` are a few
+#: hundred bytes): what a peer without the token can make us hold, per connection.
+PRE_ATTACH_MAX_MESSAGE = 64 * 1024
 #: Connecting to debugpy and its answer to ``initialize``.
 UPSTREAM_TIMEOUT = 10.0
 #: How long to wait for debugpy to answer the ``disconnect`` that resumes the app.
@@ -63,6 +69,10 @@ RELEASE_TIMEOUT = 2.0
 FLUSH_TIMEOUT = 1.0
 #: Debugger frames larger than this are never parsed: a ``disconnect`` response is tiny.
 PEEK_LIMIT = 64 * 1024
+#: Refusing a second IDE: who is attached goes to the audit log, not to the newcomer.
+_BUSY = "remotedbg: another IDE is already attached; detach it first"
+#: pydevd's ``pydevdAuthorize`` argument that carries the bridge's per-session secret.
+AUTHORIZE_FIELD = "debugServerAccessToken"
 
 
 def adapter_capabilities() -> dict[str, t.Any]:
@@ -174,6 +184,22 @@ def nodelay(sock: t.Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class Upstream(t.NamedTuple):
+    """How one session reaches the debugger: a TCP address, or a socket already connected.
+
+    With `secret`, the bridge proves itself to pydevd (``pydevdAuthorize``) before anything
+    of the IDE's goes through.
+    """
+
+    address: tuple[str, int] | None = None
+    sock: socket.socket | None = None
+    secret: str | None = None
+
+
+def _as_upstream(found: Upstream | tuple[str, int]) -> Upstream:
+    return found if isinstance(found, Upstream) else Upstream(address=found)
+
+
 async def close_writer(writer: asyncio.StreamWriter) -> None:
     """Close and wait, bounded: a peer that stopped reading must not hold us."""
     writer.close()
@@ -187,7 +213,8 @@ class SessionConfig:
 
     policy: AccessPolicy
     audit: Audit
-    upstream: t.Callable[[], tuple[str, int]]
+    #: Called off the event loop, once per session: it may block (pydevd's hand-off does).
+    upstream: t.Callable[[], Upstream | tuple[str, int]]
     handshake_timeout: float
     on_attach: t.Callable[[str], None] | None = None
     on_detach: t.Callable[[str], None] | None = None
@@ -201,7 +228,7 @@ class Slot:
         self.peer: str | None = None
 
     def other(self, owner: object) -> str | None:
-        """The peer of a session held by someone other than `owner`, if any."""
+        """The peer of a session held by someone other than `owner`, if any (for the log only)."""
         return self.peer if self.owner is not None and self.owner is not owner else None
 
     def claim(self, owner: object, peer: str) -> bool:
@@ -217,7 +244,11 @@ class Slot:
 
 @dataclass
 class _Client:
-    """The IDE's end: its stream, and the decoder that frames its requests."""
+    """The IDE's end: its stream, and the decoder that frames its requests.
+
+    Reads are no larger than the decoder's cap, so a peer held to small requests cannot
+    make one read hold more.
+    """
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
@@ -228,7 +259,8 @@ class _Client:
             msg = self.decoder.next_message()
             if msg is not NEED_DATA:
                 return msg
-            self.decoder.receive_data(await self.reader.read(CHUNK))
+            size = min(CHUNK, self.decoder.max_message_size)
+            self.decoder.receive_data(await self.reader.read(size))
 
 
 class Connection:
@@ -243,7 +275,10 @@ class Connection:
         slot: Slot,
     ) -> None:
         self.peer = peer
-        self.client = _Client(reader, writer, Decoder(CLIENT_MAX_MESSAGE))
+        # Small requests only, until an attach proves the token (see _admit).
+        self.client = _Client(reader, writer, Decoder(PRE_ATTACH_MAX_MESSAGE))
+        #: True once the IDE has sent ``attach``: the bridge drops idle connections first.
+        self.attaching = False
         self.config = config
         self.slot = slot
         self._seq = 0
@@ -297,11 +332,9 @@ class Connection:
                 raise ProtocolError(f"the IDE sent a {type(msg).__name__.lower()} before attach")
             holder = self.slot.other(self)
             if holder is not None:
-                self.audit("refused", reason="another IDE is already attached")
-                busy = (
-                    f"remotedbg: another IDE is already attached (from {holder}); detach it first"
-                )
-                await self._fail(msg, busy)
+                # The log may name who is attached; a peer without the token is not told.
+                self.audit("refused", reason="another IDE is already attached", attached=holder)
+                await self._fail(msg, _BUSY)
                 return None
             if msg.command == "initialize" and initialize is None:
                 initialize = msg
@@ -313,27 +346,44 @@ class Connection:
                 await self._fail(msg, "remotedbg: send initialize before attach")
                 return None
             else:
+                self.attaching = True
                 return (initialize, msg) if await self._admit(msg) else None
 
     async def _admit(self, attach: Request) -> bool:
-        """Check peer (again: windows end, lockouts happen) and token; claim the session."""
+        """Check peer (again: windows end) and token, waiting as the policy says; claim.
+
+        The token's verdict is taken, and audited, before the wait, so a guess counts even
+        if its connection goes; it is acted on only after, so a guesser learns nothing
+        sooner. Once attached, the IDE may send requests of any normal size.
+        """
         policy = self.config.policy
-        reason = policy.check_peer(self.peer)
-        if reason is not None:
-            self.audit("refused", reason=reason)
-            await self._fail(attach, f"remotedbg: {reason}")
+        if not await self._peer_still_welcome(attach):
             return False
-        problem = policy.check_token(self.peer, attach.arguments)
-        if problem is not None:
-            self.audit("token_rejected", reason=problem)
-            if "locked out" in problem:
-                self.audit("locked_out")
-            await self._fail(attach, problem)
+        verdict = policy.verdict(self.peer, attach.arguments)
+        if verdict.problem is not None:
+            self.audit("token_rejected", reason=verdict.problem)
+        if verdict.delay > 0:
+            self.audit("throttled", reason=verdict.throttled, delay=round(verdict.delay, 2))
+            await asyncio.sleep(verdict.delay)
+            if not await self._peer_still_welcome(attach):
+                return False
+        if verdict.problem is not None:
+            await self._fail(attach, verdict.problem)
             return False
-        if not self.slot.claim(self, self.peer):  # only if a check above ever learns to await
-            await self._fail(attach, "remotedbg: another IDE is already attached")
+        if not self.slot.claim(self, self.peer):  # another IDE got in during the wait
+            self.audit("refused", reason="another IDE is already attached", attached=self.slot.peer)
+            await self._fail(attach, _BUSY)
             return False
+        self.client.decoder.max_message_size = CLIENT_MAX_MESSAGE
         return True
+
+    async def _peer_still_welcome(self, attach: Request) -> bool:
+        reason = self.config.policy.check_peer(self.peer)
+        if reason is None:
+            return True
+        self.audit("refused", reason=reason)
+        await self._fail(attach, f"remotedbg: {reason}")
+        return False
 
     def send(self, msg: Message | t.Mapping[str, t.Any]) -> None:
         self.client.writer.write(encode(msg))
@@ -386,13 +436,25 @@ class Connection:
         return debugger
 
     async def _open_upstream(self, initialize: Request) -> _Debugger:
-        host, port = self.config.upstream()
+        upstream = _as_upstream(await off_loop(self.config.upstream, "remotedbg-upstream"))
         relay = _Relay(self.client.writer.write)
         loop = asyncio.get_running_loop()
-        _, debugger = await loop.create_connection(
-            lambda: _Debugger(relay, self.client.writer), host, port
-        )
+
+        def protocol() -> _Debugger:
+            return _Debugger(relay, self.client.writer)
+
+        if upstream.sock is not None:
+            _, debugger = await loop.create_connection(protocol, sock=upstream.sock)
+        elif upstream.address is not None:
+            _, debugger = await loop.create_connection(protocol, *upstream.address)
+        else:
+            raise ConnectionError("no debugger to connect to")
         try:
+            if upstream.secret is not None:
+                authorize = Request(0, "pydevdAuthorize", {AUTHORIZE_FIELD: upstream.secret})
+                proof = await debugger.ask(authorize)
+                if not proof.success:
+                    raise ConnectionError(f"it refused the bridge's secret: {proof.message}")
             answer = await debugger.ask(initialize)  # the IDE already has our answer
         except BaseException:
             await debugger.close()

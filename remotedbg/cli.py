@@ -7,8 +7,10 @@ value gets the same one-line message (naming the option) whether it came from
 
 from __future__ import annotations
 
+import os
 import secrets
 import typing as t
+from datetime import datetime, timezone
 
 import click
 
@@ -89,15 +91,49 @@ def _serve_options(func: F) -> F:
     )(func)
 
 
-def _serve(spec: str, http_host: str, http_port: str, settings: Settings) -> None:
+def _serve(
+    spec: str, http_host: str, http_port: str, settings: Settings, options: t.Mapping[str, object]
+) -> None:
     from .app_loader import load_app
     from .runner import serve
 
     with one_line_errors():
         host = parse_host("--host", http_host)
         port = parse_port("--port", http_port)
+    _refuse_never_arming(settings, options, port)
+    with one_line_errors():
         loaded = load_app(spec)
     serve(loaded, settings, host, port)
+
+
+def _as_typed(field: str, options: t.Mapping[str, object]) -> str:
+    """A setting as the user gave it (option, variable, or default), for an error message."""
+    spec = SPECS_BY_FIELD[field]
+    if options.get(field) not in (None, ()):
+        return f"{spec.option or spec.env}={options[field]!r}"
+    if os.environ.get(spec.env, "").strip():
+        return f"{spec.env}={os.environ[spec.env]!r}"
+    return f"{spec.option or spec.env}={spec.default!r} (the default)"
+
+
+def _refuse_past_deadline(settings: Settings, options: t.Mapping[str, object]) -> None:
+    if settings.until is not None and settings.until <= datetime.now(timezone.utc):
+        raise CLIError(
+            f"{_as_typed('until', options)}: has passed, so the debugger would never arm; "
+            "set a later time, or leave it unset"
+        )
+
+
+def _refuse_never_arming(
+    settings: Settings, options: t.Mapping[str, object], http_port: int
+) -> None:
+    """A server that starts fine but could never arm would look armed at 2 a.m.: refuse it."""
+    _refuse_past_deadline(settings, options)
+    if settings.dap_port == http_port != 0:
+        raise CLIError(
+            f"{_as_typed('dap_port', options)}: is also the HTTP port (--port {http_port}), "
+            "so the debugger could never listen; choose another port for one of them"
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,8 +152,9 @@ def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
     APP is module:name, module (finding app, application or create_app()), or
     path/to/file.py[:name], as with `flask --app`.
     """
-    settings = load_settings(_setting_values(kwargs), enable=True)
-    _serve(app, http_host, http_port, settings)
+    options = _setting_values(kwargs)
+    settings = load_settings(options, enable=True)
+    _serve(app, http_host, http_port, settings, options)
 
 
 @cli.command()
@@ -125,7 +162,8 @@ def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
 @settings_options()
 def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
     """Serve a small demo app with debugging armed for this machine only."""
-    settings = load_settings(_setting_values(kwargs), enable=True)
+    options = _setting_values(kwargs)
+    settings = load_settings(options, enable=True)
     from . import demo_app
 
     click.echo(
@@ -133,7 +171,7 @@ def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
         "then open the page below.",
         err=True,
     )
-    _serve("remotedbg.demo_app:app", http_host, http_port, settings)
+    _serve("remotedbg.demo_app:app", http_host, http_port, settings, options)
 
 
 @cli.command()
@@ -177,6 +215,7 @@ def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
             overrides={**options, "dap_host": dap_host, "dap_port": dap_port},
             label=lambda field: _BRIDGE_LABELS.get(field) or _label(field),
         )
+    _refuse_past_deadline(settings, options)
     configure_logging()
     try:
         reason = run_standalone(settings, upstream_address, announce=_announce)
@@ -211,7 +250,9 @@ def _announce(text: str) -> None:
 def attach(url: str, local_port: str, local_root: str, token: str | None, ssh: str | None) -> None:
     """Arm the app at URL and relay your IDE to its debugger, adding token and path mappings.
 
-    Point the IDE at localhost:PORT; no secret goes into its configuration.
+    Point the IDE at localhost:PORT; no secret goes into its configuration. The token goes
+    only to URL's host (or through --ssh), and on Linux only your own user's connections
+    are relayed. Ctrl-C or SIGTERM stops it (exit code 0); a problem is one line, exit 2.
     """
     import os
 

@@ -1,11 +1,17 @@
-"""Start debugpy inside this process, on loopback only, without ever hanging the caller.
+"""Start debugpy inside this process with no port of its own, and hand it one socket per IDE.
 
-We use debugpy's in-process adapter on ``127.0.0.1:0``: it starts in milliseconds instead of
-spawning an adapter process, and the port is of our choosing so it can never be busy. The
-public port belongs to the DAP bridge. debugpy is imported here and nowhere else, lazily.
+We use debugpy's in-process adapter: it starts in milliseconds instead of spawning an
+adapter process. A debugger port is code execution for whoever reaches it, and a loopback
+port is reachable by every local process, of every user. So pydevd's own listener is
+closed as soon as ``listen()`` has started the debugger, and each IDE session reaches pydevd
+through a socket pair that the bridge hands it directly: there is nothing left to connect
+to. pydevd also enforces a secret (its ``pydevdAuthorize`` handshake) that only the bridge
+knows, fresh for every session, which covers the moment its listener existed.
+debugpy is imported here and nowhere else, lazily.
 
-Everything we rely on beyond debugpy's public API is detected, not assumed; when missing,
-the feature degrades and says so once in the log.
+Everything we rely on beyond debugpy's public API is detected, not assumed. Where speed
+depends on it, the feature degrades and says so once in the log; where safety depends on
+it, arming is refused with the reason.
 """
 
 from __future__ import annotations
@@ -14,71 +20,29 @@ import contextlib
 import importlib
 import logging
 import os
+import secrets
 import socket
 import sys
 import threading
+import time
 import typing as t
 
+from .bridge_session import Upstream
 from .errors import ArmError
+from .hidden_threads import run_bounded
 from .trace_scope import TraceScope
 
 if t.TYPE_CHECKING:
     import types
 
-__all__ = ["DebugpyBackend", "hidden_thread", "hide_from_debugger", "run_bounded"]
+__all__ = ["DebugpyBackend"]
 
 log = logging.getLogger("remotedbg")
 
 #: How long debugpy.listen() may take before we give up on it (it waits forever on failure).
 LISTEN_TIMEOUT = 15.0
-
-
-TThread = t.TypeVar("TThread", bound=threading.Thread)
-
-
-def hide_from_debugger(thread: TThread) -> TThread:
-    """Mark a not-yet-started daemon thread so pydevd neither traces nor lists it.
-
-    pydevd skips threads carrying these two attributes (its own daemon threads do), which
-    keeps remotedbg's machinery out of the user's thread list and free of tracing cost.
-    """
-    thread.daemon = True
-    thread.pydev_do_not_trace = True  # type: ignore[attr-defined]
-    thread.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
-    return thread
-
-
-def hidden_thread(target: t.Callable[[], None], name: str) -> threading.Thread:
-    """A daemon thread that pydevd neither traces nor lists to the IDE."""
-    return hide_from_debugger(threading.Thread(target=target, name=name))
-
-
-T = t.TypeVar("T")
-
-
-def run_bounded(func: t.Callable[[], T], name: str, timeout: float) -> T:
-    """Run `func` on a hidden thread; its result, its exception, or TimeoutError.
-
-    For debugger calls that may block forever (pydevd waits without a timeout when its
-    socket fails): the caller is a request thread that must not hang with them.
-    """
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(func())
-        except BaseException as exc:
-            failure.append(exc)
-
-    worker = hidden_thread(target, name)
-    worker.start()
-    worker.join(timeout)
-    if failure:
-        raise failure[0]
-    if not result:
-        raise TimeoutError(f"{name} did not finish within {timeout:g}s")
-    return result[0]
+#: Closing pydevd's listener: how long its accept thread may take to notice.
+CLOSE_TIMEOUT = 5.0
 
 
 #: How often a paused thread looks for "continue" or a step. pydevd polls every 0.2 s and
@@ -132,72 +96,96 @@ def _global_debugger() -> t.Any:
     return getattr(pydevd, "get_global_debugger", lambda: None)()
 
 
+def _pydevd_api() -> t.Any:
+    module = sys.modules.get("_pydevd_bundle.pydevd_api")
+    return getattr(module, "PyDevdAPI", None)
+
+
+def missing_safety_parts(py_db: t.Any) -> str | None:
+    """What this pydevd lacks for a session that only the bridge can open, or None.
+
+    Without these remotedbg cannot close pydevd's own port or make it require a secret,
+    so it refuses to arm rather than leave a door open to every local process.
+    """
+    authentication = getattr(py_db, "authentication", None)
+    needed = {
+        "PyDB.initialize_network": getattr(py_db, "initialize_network", None),
+        "PyDB.authentication.logout": getattr(authentication, "logout", None),
+        "PyDB.create_wait_for_connection_thread": getattr(
+            py_db, "create_wait_for_connection_thread", None
+        ),
+        "PyDevdAPI.request_disconnect": getattr(_pydevd_api(), "request_disconnect", None),
+    }
+    missing = [name for name, found in needed.items() if not callable(found)]
+    return ", ".join(missing) or None
+
+
 class DebugpyBackend:
-    """debugpy's in-process DAP server for this process; started at most once."""
+    """debugpy's in-process debugger for this process; started at most once."""
 
     def __init__(self, listen_timeout: float = LISTEN_TIMEOUT) -> None:
         self.listen_timeout = listen_timeout
-        self.address: tuple[str, int] | None = None
         self.version: str | None = None
-        self._preloaded = threading.Event()
-        self._preloader: threading.Thread | None = None
         self.scope = TraceScope()
         #: debugpy.listen() ran in this process (it can run only once per process).
         self.listened = False
+        #: Why this process can never arm again (a port that would not close), or None.
+        self.broken: str | None = None
+        self._lock = threading.Lock()  # the bridge thread connects while expiry closes
 
-    def preload(self, *modules: str) -> None:
-        """Import debugpy, pydevd and `modules`, and let debugpy describe its environment.
+    @staticmethod
+    def preload(*modules: str) -> None:
+        """Import debugpy, pydevd and `modules` now, so that a first arm takes milliseconds.
 
-        In the background, at start-up: on a first arm these cost ~100 ms each, while done
-        before anything listens they change nothing (no tracing, no thread patches: tested),
-        and arming then takes a few milliseconds.
+        In the caller's thread, on purpose: a thread started here would run in a process
+        that may fork before serving (gunicorn --preload, uWSGI without lazy-apps), and a
+        fork while it holds an import lock leaves the worker deadlocked for good. Importing
+        starts no thread, traces nothing and patches nothing (tested).
         """
-        if self._preloader is not None:
-            return
+        os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        try:
+            for module in modules:
+                importlib.import_module(module)
+            import debugpy.server.api  # noqa: F401 - the import is the work
+        except Exception as exc:  # start() reports a missing debugpy, in one line
+            log.debug("remotedbg: preloading debugpy failed: %s", exc)
 
-        def load() -> None:
-            try:
-                for module in modules:
-                    importlib.import_module(module)
-                os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-                import debugpy.server.api as server_api
+    def start(self) -> None:
+        """Start the debugger for a window; raises ArmError if that cannot be done safely."""
+        with self._lock:
+            if self.broken is not None:
+                raise ArmError(self.broken)
+            if not self.listened:
+                self._listen()
 
-                ensure_logging = getattr(server_api, "ensure_logging", None)
-                if ensure_logging is not None:
-                    ensure_logging()
-            except Exception as exc:  # start() reports a missing debugpy, in one line
-                log.debug("remotedbg: preloading debugpy failed: %s", exc)
-            finally:
-                self._preloaded.set()
-
-        self._preloader = hidden_thread(load, "remotedbg-preload")
-        self._preloader.start()
-
-    def start(self) -> tuple[str, int]:
-        """Listen on 127.0.0.1 and return the bound address; raises ArmError on failure."""
-        if self.address is not None:
-            return self.address
-        if self.listened:
-            return self._reopen()
-        if self._preloader is not None:
-            self._preloaded.wait(self.listen_timeout)
+    def _listen(self) -> None:
         # pydevd warns on every start that frozen stdlib modules may miss breakpoints; app
         # code is never frozen, and the warning reads like a failure at 2 a.m.
         os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         try:
             import debugpy
+            import debugpy.server.api as server_api
         except ImportError as exc:
             raise ArmError(f"debugpy is not importable ({exc}); pip install debugpy") from None
         self.version = getattr(debugpy, "__version__", "unknown")
+        secret = secrets.token_hex(32)
 
-        def listen() -> tuple[str, int]:
-            host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
-            return str(host), int(port)
+        def listen() -> None:
+            # pydevd takes its secret as a settrace() argument that debugpy.listen() does
+            # not pass on: given here, the secret is in force before its port accepts.
+            settrace = getattr(server_api, "_settrace", None)
+            if settrace is not None:
+                server_api._settrace = lambda *a, **kw: settrace(*a, **kw, access_token=secret)
+            try:
+                debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+            finally:
+                if settrace is not None:
+                    server_api._settrace = settrace
 
         # pydevd binds on a thread of its own and waits forever if that fails: keep the
         # wait bounded so a request never hangs on it.
         try:
-            self.address = run_bounded(listen, "remotedbg-listen", self.listen_timeout)
+            run_bounded(listen, "remotedbg-listen", self.listen_timeout)
         except TimeoutError:
             raise ArmError(
                 f"debugpy.listen() did not return within {self.listen_timeout:g}s"
@@ -205,10 +193,56 @@ class DebugpyBackend:
         except Exception as exc:
             raise ArmError(f"debugpy.listen() failed: {exc}") from None
         self.listened = True
-        self._set_nodelay()
+        py_db = _global_debugger()
+        missing = missing_safety_parts(py_db)
+        if missing is None:
+            py_db.authentication.access_token = secret
+        open_port = self._close_pydevd_listener()
+        if missing is not None or open_port is not None:
+            problem = (
+                f"debugpy {self.version} lacks {missing}, which remotedbg needs to keep its "
+                "loopback port closed; install a debugpy this remotedbg supports"
+                if missing is not None
+                else f"debugpy's own port {open_port} could not be closed"
+            )
+            self.broken = f"{problem}; this process will not arm again"
+            log.warning("remotedbg: %s (pid %s)", self.broken, os.getpid())
+            raise ArmError(self.broken)
         self._set_resume_poll()
         self.scope.engage()
-        return self.address
+
+    def connect(self) -> Upstream:
+        """A fresh session with pydevd for the bridge: one end of a socket pair, and its secret.
+
+        pydevd takes the other end as if its listener had accepted it, dropping the previous
+        session the way it would for a new client. The secret changes with every session,
+        so nothing learned from an earlier one opens the next.
+        """
+        with self._lock:
+            if self.broken is not None or not self.listened:
+                raise ConnectionError(self.broken or "the debugger is not running")
+            py_db = _global_debugger()
+            ours, theirs = socket.socketpair()
+            secret = secrets.token_hex(32)
+            try:
+                if getattr(py_db, "reader", None) is not None:
+                    _pydevd_api()().request_disconnect(py_db, resume_threads=False)
+                py_db.authentication.access_token = secret
+                py_db.authentication.logout()
+                py_db.initialize_network(theirs, terminate_on_socket_close=False)
+            except BaseException:
+                ours.close()
+                theirs.close()
+                raise
+            return Upstream(sock=ours, secret=secret)
+
+    def close(self) -> None:
+        """The window ended: no secret handed out so far opens pydevd again."""
+        with self._lock:
+            authentication = getattr(_global_debugger(), "authentication", None)
+            if authentication is not None and self.broken is None:
+                authentication.access_token = secrets.token_hex(32)
+                authentication.logout()
 
     def _set_resume_poll(self) -> None:
         py_db = _global_debugger()
@@ -221,76 +255,36 @@ class DebugpyBackend:
             return
         _prompt_resume(py_db)
 
-    def _set_nodelay(self) -> None:
-        """Turn off Nagle on pydevd's listening socket, before any client connects.
+    def _close_pydevd_listener(self) -> str | None:
+        """Close the port debugpy.listen() opened; None once closed, else its host:port.
 
-        pydevd writes each message as two sends (header, body); with Nagle and delayed
-        ACKs that stalls every reply about 40 ms. Linux copies TCP_NODELAY from a listening
-        socket to the sockets it accepts, so setting it here covers the very first message.
-        """
-        server_socket = self._pydevd_server_socket()
-        if server_socket is None:
-            log.info(
-                "remotedbg: debugpy %s has no server socket where expected; "
-                "stepping may be ~40 ms slower per request",
-                self.version,
-            )
-            return
-        server_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def close_listener(self) -> None:
-        """Stop debugpy's own loopback listener between windows.
-
-        debugpy cannot stop listening once started, so without this its port would stay
-        open to every local process for the life of the app. pydevd accepts on a thread of
-        its own: shutdown() wakes its accept(), and the thread ends on its kill flag.
+        pydevd accepts on a thread of its own and cannot be told to stop. Its socket may
+        come from its own copy of the socket module (with ``GEVENT_SUPPORT``), so nothing
+        here checks its type. The kill flag goes first: woken before seeing it, pydevd's
+        loop would listen() again on the same socket and block in accept() for good; and
+        it may not be listening yet when we first wake it, hence the loop.
         """
         py_db = _global_debugger()
         waiter = getattr(py_db, "_waiting_for_connection_thread", None)
-        server_socket = self._pydevd_server_socket()
-        if (
-            waiter is None
-            or server_socket is None
-            or not hasattr(py_db, "create_wait_for_connection_thread")
-        ):
-            log.info(
-                "remotedbg: debugpy %s cannot stop listening here; its loopback port stays "
-                "open after the window",
-                self.version,
-            )
-            return
-        # The kill flag first: woken before seeing it, pydevd's loop would listen() again on
-        # the same socket and block in accept() for good.
-        waiter._kill_received = True
-        with contextlib.suppress(OSError):
-            server_socket.shutdown(socket.SHUT_RDWR)
-        waiter.join(self.listen_timeout)
-        waiter.do_kill_pydev_thread()  # closes the socket
-        py_db._waiting_for_connection_thread = None
-        self.address = None
-
-    def _reopen(self) -> tuple[str, int]:
-        """Listen again, on a new loopback port, for a new window."""
-        py_db = _global_debugger()
-
-        def listen() -> tuple[str, int]:
-            py_db.create_wait_for_connection_thread()
-            py_db.wait_for_server_socket_ready()
-            host, port = py_db._server_socket_name
-            return str(host), int(port)
-
-        try:
-            self.address = run_bounded(listen, "remotedbg-listen", self.listen_timeout)
-        except Exception as exc:
-            raise ArmError(f"debugpy could not listen again: {exc}") from None
-        self._set_nodelay()
-        return self.address
-
-    @staticmethod
-    def _pydevd_server_socket() -> socket.socket | None:
-        waiter = getattr(_global_debugger(), "_waiting_for_connection_thread", None)
+        if waiter is None:
+            return None
+        name = getattr(py_db, "_server_socket_name", None) or ("127.0.0.1", "?")
         server_socket = getattr(waiter, "_server_socket", None)
-        return server_socket if isinstance(server_socket, socket.socket) else None
+        waiter._kill_received = True
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        while waiter.is_alive() and time.monotonic() < deadline:
+            if server_socket is not None:
+                with contextlib.suppress(OSError):
+                    server_socket.shutdown(socket.SHUT_RDWR)
+            waiter.join(0.05)
+        kill = getattr(waiter, "do_kill_pydev_thread", None)
+        if callable(kill):
+            kill()  # closes the socket
+        closed = server_socket is None or _fileno(server_socket) == -1
+        if waiter.is_alive() or not closed:
+            return f"{name[0]}:{name[1]}"
+        py_db._waiting_for_connection_thread = None
+        return None
 
     def report_uncaught(
         self,
@@ -314,3 +308,10 @@ class DebugpyBackend:
             )
             return
         trigger(excinfo, as_uncaught=True)
+
+
+def _fileno(sock: t.Any) -> int:
+    try:
+        return int(sock.fileno())
+    except (OSError, ValueError):
+        return -1

@@ -28,7 +28,7 @@ import click
 
 from .app_loader import load_app
 from .errors import AppLoadError, ConfigError
-from .settings import ENV_PREFIX, MIN_TOKEN_LENGTH, Settings
+from .settings import ENV_PREFIX, Settings
 
 if t.TYPE_CHECKING:
     from .addresses import AddressSet, IPNetwork
@@ -86,7 +86,10 @@ _PYDEVD_TRUE = ("yes", "true", "1")
 _PYDEVD_FALSE = ("no", "false", "0")
 #: Valid values standing in for a bad token or IDE address, so that, with the bad value set
 #: aside, the next error is not "no token" about a token the user did set.
-_STAND_INS = {"REMOTEDBG_TOKEN": "x" * MIN_TOKEN_LENGTH, "REMOTEDBG_IDE": "127.0.0.1:1"}
+_STAND_INS = {
+    "REMOTEDBG_TOKEN": "doctor-stand-in-Qm4Zt8Rk2Xv7Lp3Wn9Bc",
+    "REMOTEDBG_IDE": "127.0.0.1:1",
+}
 #: The checks that need valid settings, named as the summary lists them when skipped.
 NEEDS_SETTINGS = (
     "REMOTEDBG_ENABLE",

@@ -2,8 +2,10 @@
 
 One gate per hooked app. Arming is once per process and safe under load: concurrent first
 requests wait on one lock, and only the first starts debugpy and the bridge. The state
-remembers the pid it belongs to, so a forked worker starts from scratch instead of
-believing it already listens (the listener's threads did not survive the fork).
+belongs to one process: a forked child starts from scratch instead of believing it
+listens (the listener's threads did not survive the fork), and nothing here starts a
+thread before the first allowlisted request, because a server may fork after loading the
+app (gunicorn --preload) and a thread caught mid-import deadlocks the child.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 import threading
 import time
 import typing as t
+import weakref
 
 from .access import AccessPolicy, Window
 from .audit import Audit
-from .client_address import resolve_client
-from .debugpy_backend import DebugpyBackend, hide_from_debugger
+from .client_address import FORWARDING_HEADERS, resolve_client
 from .errors import ArmError
+from .hidden_threads import hide_from_debugger
+from .server_quirks import removed_forwarding_header
 from .settings import format_duration
 
 if t.TYPE_CHECKING:
@@ -29,11 +34,12 @@ if t.TYPE_CHECKING:
 
     from .addresses import IPAddress
     from .bridge import Bridge
+    from .debugpy_backend import DebugpyBackend
     from .pycharm_backend import PycharmBackend
     from .settings import Settings
     from .trace_scope import TraceScope
 
-__all__ = ["Gate"]
+__all__ = ["Gate", "monkey_patched"]
 
 log = logging.getLogger("remotedbg")
 
@@ -50,18 +56,44 @@ BANNER = """
 {rule}"""
 
 
+def monkey_patched() -> str | None:
+    """Why this process cannot be debugged safely (gevent or eventlet patching), or None.
+
+    A breakpoint pauses an OS thread; under gevent or eventlet every greenlet of the worker
+    shares it, so one stop would freeze every visitor, the bridge and the expiry timer with
+    it, and the window would never close.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_anything_patched():
+        library = "gevent"
+    else:
+        patcher = sys.modules.get("eventlet.patcher")
+        if patcher is None or not any(
+            patcher.is_monkey_patched(name) for name in ("thread", "socket")
+        ):
+            return None
+        library = "eventlet"
+    return (
+        f"this process is monkey-patched by {library}, where a breakpoint would freeze the "
+        "whole worker and the window could not close on time; debug with a thread-based "
+        "worker instead (gunicorn -k gthread, or remotedbg run)"
+    )
+
+
 class _ProcessState:
     """What exists only in the process that armed: reset wholesale after a fork."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.backend = DebugpyBackend()
+        self.backend: DebugpyBackend | None = None
         self.bridge: Bridge | None = None
         self.pycharm: PycharmBackend | None = None
         self.listening = False
+        self.closing = False
         self.failed: str | None = None
         self.failed_at = 0.0
+        self.permanent = False
         self.expiry_timer: threading.Timer | None = None
         self.attached = threading.Event()
 
@@ -83,11 +115,31 @@ class Gate:
         self.peer_allowed: t.Callable[[str], bool] | None = (
             None if settings.trusted_proxies else settings.allow.contains_text
         )
-        self.window = Window(settings.ttl, settings.until)
-        self.policy = AccessPolicy(settings.allow, settings.token, self.window)
-        self._state = _ProcessState()
+        self._reset_process()
+        self._say_why_it_cannot_arm()
         if settings.backend == "debugpy":
-            self._state.backend.preload(f"{__package__}.bridge")
+            from .debugpy_backend import DebugpyBackend
+
+            DebugpyBackend.preload(f"{__package__}.bridge")
+        if hasattr(os, "register_at_fork"):
+            forget = weakref.WeakMethod(self._reset_process)
+            os.register_at_fork(after_in_child=lambda: (forget() or _nothing)())
+
+    def _reset_process(self) -> None:
+        """A new process (or a forked child): nothing armed, and no lock held by a lost thread."""
+        self.audit.after_fork()
+        self.window = Window(self.settings.ttl, self.settings.until)
+        self.policy = AccessPolicy(self.settings.allow, self.settings.token, self.window)
+        self._state = _ProcessState()
+        self.tracing = None
+
+    def _say_why_it_cannot_arm(self) -> None:
+        """At start-up, once: a hook that can never arm says so before anyone tries."""
+        problem = monkey_patched()
+        if self.window.deadline_passed():
+            problem = "REMOTEDBG_UNTIL has passed, so the debugger will not arm"
+        if problem is not None:
+            log.warning("remotedbg: %s (pid %s)", problem, os.getpid())
 
     # -- who may arm ------------------------------------------------------------------
 
@@ -102,21 +154,42 @@ class Gate:
 
     def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
         """The request's client if it may arm and debug, else None."""
-        if self.is_visitor(environ.get("REMOTE_ADDR")):
+        peer = environ.get("REMOTE_ADDR")
+        if self.is_visitor(peer):
             return None
         client = resolve_client(environ, self.settings.trusted_proxies)
-        if client is None or client not in self.settings.allow:
+        if client is None or removed_forwarding_header(environ):
+            self._refuse_forwarded(str(peer), environ)
             return None
-        return client
+        return client if client in self.settings.allow else None
+
+    def _refuse_forwarded(self, peer: str, environ: WSGIEnvironment) -> None:
+        """On record: forwarding headers that could have armed, but were not believed.
+
+        Only from a peer that is allowlisted or a trusted proxy: anyone else's headers
+        could not have armed anyway. The audit trail throttles repeats.
+        """
+        trusted = peer in self.settings.trusted_proxies
+        if not (trusted or peer in self.settings.allow):
+            return
+        if removed_forwarding_header(environ):
+            reason = "the server (waitress) removed a forwarding header before the hook saw it"
+        elif not trusted:
+            reason = "forwarding header from a peer that is not a trusted proxy"
+        elif any(key in environ for key in FORWARDING_HEADERS):
+            reason = "forwarding header that cannot be parsed strictly or names no client"
+        else:
+            reason = "a trusted proxy sent no forwarding header"
+        self.audit("refused", peer=peer, reason=reason, via="http")
 
     # -- arming -----------------------------------------------------------------------
 
     @property
     def state(self) -> _ProcessState:
         state = self._state
-        if state.pid != os.getpid():
-            state = self._state = _ProcessState()
-            self.tracing = None
+        if state.pid != os.getpid():  # forked without register_at_fork having run
+            self._reset_process()
+            state = self._state
         return state
 
     @property
@@ -127,19 +200,32 @@ class Gate:
         return self.window.is_open() and self.state.listening
 
     def arm(self, client: str) -> bool:
-        """Open the debugger for `client`'s window; True if it is armed afterwards."""
+        """Open the debugger for `client`'s window; True if it is armed afterwards.
+
+        Never raises into the request: a window that just ended but is not torn down yet
+        serves this request plainly, and the next one arms afresh.
+        """
         if self._is_armed():
             return True
         state = self.state
         with state.lock:
             if self._is_armed():  # another request armed while this one waited
                 return True
-            if state.failed is not None and time.monotonic() - state.failed_at < RETRY_AFTER:
+            if state.listening or state.closing:  # the last window ended a moment ago
+                self._expire_soon(state)
+                return False
+            if state.failed is not None and (
+                state.permanent or time.monotonic() - state.failed_at < RETRY_AFTER
+            ):
                 return False
             if not self.window.open():
                 self.audit("refused", client=client, reason="REMOTEDBG_UNTIL has passed")
                 return False
             try:
+                problem = monkey_patched()
+                if problem is not None:
+                    state.permanent = True
+                    raise ArmError(problem)
                 if self.settings.backend == "pycharm":
                     self._start_pycharm(state)
                 else:
@@ -147,6 +233,9 @@ class Gate:
             except ArmError as exc:
                 self.window.close()
                 state.failed, state.failed_at = str(exc), time.monotonic()
+                state.permanent = state.permanent or (
+                    state.backend is not None and state.backend.broken is not None
+                )
                 log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
                 self.audit("arm_failed", client=client, pid=state.pid, reason=str(exc))
                 return False
@@ -161,11 +250,15 @@ class Gate:
 
     def _start(self, state: _ProcessState) -> None:
         from .bridge import Bridge
+        from .debugpy_backend import DebugpyBackend
 
+        if state.backend is None:
+            state.backend = DebugpyBackend()
+        backend = state.backend
         if state.bridge is None:
             state.bridge = Bridge(
                 listen=(self.settings.dap_host, self.settings.dap_port),
-                upstream=state.backend.start,
+                upstream=backend.connect,
                 policy=self.policy,
                 audit=self.audit,
                 on_attach=lambda peer: state.attached.set(),
@@ -185,16 +278,16 @@ class Gate:
             raise ArmError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"
             ) from None
-        reopening = state.backend.listened
+        reopening = backend.listened
         try:
-            state.backend.start()
+            backend.start()
         except ArmError:
             state.bridge.close("debugpy could not start")
             raise
         if reopening:
-            state.backend.scope.reopen()
-        if state.backend.scope.engaged:
-            self.tracing = state.backend.scope
+            backend.scope.reopen()
+        if backend.scope.engaged:
+            self.tracing = backend.scope
 
     def _start_pycharm(self, state: _ProcessState) -> None:
         from .pycharm_backend import PycharmBackend
@@ -239,7 +332,16 @@ class Gate:
         )
 
     def _schedule_expiry(self, state: _ProcessState) -> None:
-        delay = self.window.remaining()
+        self._start_expiry(state, self.window.remaining())
+
+    def _expire_soon(self, state: _ProcessState) -> None:
+        """Make sure a window that ended is torn down now (called under the state lock)."""
+        if not state.closing:
+            self._start_expiry(state, 0.0)
+
+    def _start_expiry(self, state: _ProcessState, delay: float) -> None:
+        if state.expiry_timer is not None:
+            state.expiry_timer.cancel()
         timer = hide_from_debugger(
             threading.Timer(delay, self.expire, kwargs={"reason": "the armed window ended"})
         )
@@ -248,7 +350,11 @@ class Gate:
         timer.start()
 
     def expire(self, reason: str = "the armed window ended") -> None:
-        """Close the window now: the IDE is told why, paused threads resume, the port closes."""
+        """Close the window now: the IDE is told why, paused threads resume, the port closes.
+
+        The lock is held only to take the state apart; the slow part (telling the IDE,
+        resuming threads) runs outside it, so no request waits on it.
+        """
         state = self.state
         with state.lock:
             if state.expiry_timer is not None:
@@ -256,18 +362,29 @@ class Gate:
                 state.expiry_timer = None
             was_open = self.window.expires_at is not None
             self.window.close()
+            if state.closing or not (state.listening or was_open):
+                return
             state.listening = False
-            if state.bridge is not None:
-                state.bridge.close(reason)
-            if state.pycharm is not None:
-                state.pycharm.stop()
-            state.backend.scope.release()
+            state.closing = True
             self.tracing = None
-            if state.backend.listened:
-                state.backend.close_listener()
-        if was_open:
-            self.audit("expired", pid=state.pid, reason=reason)
-            log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)
+        try:
+            self._tear_down(state, reason)
+        finally:
+            with state.lock:
+                state.closing = False
+        self.audit("expired", pid=state.pid, reason=reason)
+        log.warning("remotedbg: debugger disarmed in pid %s: %s", state.pid, reason)
+
+    @staticmethod
+    def _tear_down(state: _ProcessState, reason: str) -> None:
+        if state.bridge is not None:
+            state.bridge.close(reason)
+        if state.pycharm is not None:
+            state.pycharm.stop()
+        backend = state.backend
+        if backend is not None:
+            backend.scope.release()
+            backend.close()
 
     # -- what the middleware needs ----------------------------------------------------
 
@@ -297,5 +414,10 @@ class Gate:
         self,
         excinfo: tuple[type[BaseException], BaseException, types.TracebackType | None],
     ) -> None:
-        if self.armed and self.settings.backend == "debugpy":
-            self.state.backend.report_uncaught(excinfo)
+        backend = self.state.backend
+        if self.armed and backend is not None:
+            backend.report_uncaught(excinfo)
+
+
+def _nothing() -> None:
+    """What a fork hook calls once its gate is gone."""

@@ -97,8 +97,27 @@ class RemoteDebugMiddleware:
         *,
         debugging: bool,
     ) -> t.Iterable[bytes]:
-        if gate.tracing is not None:
-            gate.tracing.enter(debugging=debugging)
+        tracing = gate.tracing
+        if tracing is None:
+            return self._run_app(gate, environ, start_response, debugging=debugging)
+        tracing.enter(debugging=debugging)
+        if not debugging:
+            return self._run_app(gate, environ, start_response, debugging=False)
+        try:
+            response = self._run_app(gate, environ, start_response, debugging=True)
+        except BaseException:
+            tracing.leave()
+            raise
+        return _ThenLeave(response, tracing.leave)
+
+    def _run_app(
+        self,
+        gate: Gate,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        *,
+        debugging: bool,
+    ) -> t.Iterable[bytes]:
         try:
             return self.app(environ, start_response)
         except Exception:
@@ -126,6 +145,32 @@ class RemoteDebugMiddleware:
             ],
         )
         return [body]
+
+
+class _ThenLeave:
+    """A response body that, once the server closes it, switches tracing off for the thread.
+
+    Its body is still produced under the debugger (a streaming view stops at breakpoints
+    too). A server must call close() (PEP 3333), on the request's thread, and always
+    does, even when the client went away.
+    """
+
+    __slots__ = ("_body", "_leave")
+
+    def __init__(self, body: t.Iterable[bytes], leave: t.Callable[[], None]) -> None:
+        self._body = body
+        self._leave = leave
+
+    def __iter__(self) -> t.Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._leave()
 
 
 def _internal_server_error(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:

@@ -14,8 +14,8 @@ import sys
 import threading
 import typing as t
 
-from .debugpy_backend import run_bounded
 from .errors import ArmError
+from .hidden_threads import run_bounded
 
 __all__ = ["PycharmBackend"]
 

@@ -53,13 +53,16 @@ def instructions(host: str, port: int, settings: Settings) -> str:
         if settings.token
         else ""
     )
+    until = ""
+    if settings.until is not None:
+        until = f", and for good at {settings.until:%Y-%m-%d %H:%M:%S}Z (REMOTEDBG_UNTIL)"
     return (
         f"remotedbg: serving on http://{url_host}:{port}/ with debugging for {settings.allow}\n"
         f" 1. open any page from an allowed address to arm the debugger "
         f"(or {STATUS_PATH} to see its status)\n"
         f" 2. attach your IDE to {settings.dap_host}:{settings.dap_port} "
         f"(VS Code: `remotedbg config vscode --write` adds the configuration){token}\n"
-        f" 3. the debugger disarms itself {format_duration(settings.ttl)} after arming"
+        f" 3. the debugger disarms itself {format_duration(settings.ttl)} after arming{until}"
     )
 
 

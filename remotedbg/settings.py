@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import math
 import os
 import re
+import string
 import typing as t
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +24,10 @@ from .errors import ConfigError
 __all__ = ["SPECS", "SettingSpec", "Settings"]
 
 ENV_PREFIX = "REMOTEDBG_"
-MIN_TOKEN_LENGTH = 16
+#: 22 characters of `remotedbg token`'s alphabet (64 symbols) hold 132 random bits.
+MIN_TOKEN_LENGTH = 22
+#: What a token must hold, judged by `token_bits`.
+MIN_TOKEN_BITS = 128
 MAX_TTL = 24 * 3600.0
 MAX_WAIT = 600.0
 
@@ -84,6 +89,15 @@ def parse_allow(name: str, raw: object) -> AddressSet:
             "matches every address, so anyone who reaches the app could arm a port that runs code",
             "list only the developers' addresses, like 203.0.113.7 or 10.1.2.0/24",
         )
+    too_public = allow.too_public()
+    if too_public:
+        raise ConfigError(
+            name,
+            str(allow),
+            f"matches {too_public}, so most of the internet could arm a port that runs code",
+            "list only the developers' addresses, like 203.0.113.7 or 10.1.2.0/24 (private "
+            "ranges such as 10.0.0.0/8 are fine)",
+        )
     return allow
 
 
@@ -94,6 +108,14 @@ def parse_proxies(name: str, raw: object) -> AddressSet:
             name,
             str(proxies),
             "trusts every address as a proxy, so any client could claim to be allowlisted",
+            "list only your reverse proxies, like 10.0.0.5 or 127.0.0.1",
+        )
+    too_public = proxies.too_public()
+    if too_public:
+        raise ConfigError(
+            name,
+            str(proxies),
+            f"trusts as proxies {too_public}, so nearly any client could claim to be allowlisted",
             "list only your reverse proxies, like 10.0.0.5 or 127.0.0.1",
         )
     return proxies
@@ -154,22 +176,96 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+#: Alphabets token generators draw from, smallest first, with their sizes: a token is
+#: credited with the first that holds all of its characters, else printable ASCII (94).
+_TOKEN_ALPHABETS = (
+    (frozenset(string.digits), 10),
+    (frozenset(string.ascii_lowercase), 26),
+    (frozenset(string.ascii_uppercase), 26),
+    (frozenset(string.hexdigits), 16),  # either case
+    (frozenset(string.ascii_letters + string.digits + "+/=_-"), 64),  # base64, base64url
+)
+#: Bits a random token may lose to a chance run or repeat (two hex digits' worth) before
+#: it counts as short of MIN_TOKEN_BITS: a random 128-bit hex token must always pass.
+_CHANCE_BITS = 8.0
+
+
+def _alphabet_behind(distinct: int, length: int) -> float:
+    """The alphabet size for which `length` random draws show `distinct` characters on average.
+
+    Infinite when every character differs. Short random strings repeat characters more
+    than this average suggests, so callers allow a margin.
+    """
+    if distinct >= length:
+        return math.inf
+    low, high = float(distinct), 1e9
+    for _ in range(64):  # bisection: the expected count grows with the alphabet
+        middle = (low + high) / 2
+        if middle * -math.expm1(length * math.log1p(-1 / middle)) < distinct:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def token_bits(token: str) -> float:
+    """A cautious estimate of the random bits in `token`, to refuse visibly weak ones.
+
+    Each character is worth the bits of the smallest usual alphabet holding them all
+    (digits, one case, hex, base64, else printable ASCII), or less when few distinct
+    characters suggest a smaller one; characters that continue a run (``aaaa``, ``1234``,
+    ``zyxw``) or repeat an earlier stretch are worth nothing. A stretch counts once it is
+    longer than chance makes it in a random token (about 20 bits' worth of characters).
+    It cannot prove a token strong: a typed phrase can still score well.
+    """
+    chars = set(token)
+    usual = next((size for alphabet, size in _TOKEN_ALPHABETS if chars <= alphabet), 94)
+    size = min(usual, 4 * _alphabet_behind(len(chars), len(token)))
+    if size <= 1:
+        return 0.0
+    per_char = math.log2(size)
+    span = max(3, math.ceil(20 / per_char) + 1)  # a pattern this long is no accident
+    codes = [ord(char) for char in token]
+    seen: set[str] = set()
+    bits = 0.0
+    for end in range(len(token)):
+        start = end - span + 1
+        if start < 0:
+            bits += per_char
+            continue
+        steps = {codes[i] - codes[i - 1] for i in range(start + 1, end + 1)}
+        in_run = len(steps) == 1 and abs(next(iter(steps))) <= 1
+        stretch = token[start : end + 1]
+        repeated = stretch in seen
+        seen.add(stretch)
+        if not (in_run or repeated):
+            bits += per_char
+    return bits
+
+
 def parse_token(name: str, raw: object) -> str:
+    """A shared secret of at least 128 random bits; the error never shows the value."""
     text = str(raw)
     hidden = f"<hidden, {len(text)} characters>"
+    fix = "make one with `remotedbg token`"
     if len(text) < MIN_TOKEN_LENGTH:
         raise ConfigError(
             name,
             hidden,
-            f"a token needs at least {MIN_TOKEN_LENGTH} characters",
-            "make one with `remotedbg token`",
+            f"a token needs at least {MIN_TOKEN_LENGTH} characters ({MIN_TOKEN_BITS} random bits)",
+            fix,
         )
     if not all(33 <= ord(char) <= 126 for char in text):
         raise ConfigError(
+            name, hidden, "holds spaces or characters other than printable ASCII", fix
+        )
+    if token_bits(text) < MIN_TOKEN_BITS - _CHANCE_BITS:
+        raise ConfigError(
             name,
             hidden,
-            "holds spaces or characters other than printable ASCII",
-            "make one with `remotedbg token`",
+            f"looks guessable: runs, repeats or few distinct characters leave it well short "
+            f"of {MIN_TOKEN_BITS} random bits",
+            fix,
         )
     return text
 
@@ -242,7 +338,8 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_allow,
         "127.0.0.1,::1",
         "Client addresses that may arm the debugger: IPs and CIDRs, IPv4 and IPv6, comma or "
-        "space separated. A catch-all such as 0.0.0.0/0 is refused.",
+        "space separated. A catch-all such as 0.0.0.0/0 is refused, and so is any list "
+        "matching more public addresses than a /8 (IPv4) or a /32 (IPv6).",
     ),
     SettingSpec(
         "trusted_proxies",
@@ -251,7 +348,8 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_proxies,
         "none",
         "CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header is believed, "
-        "walked from the right. From any other peer, a forwarding header blocks arming.",
+        "walked from the right. From any other peer, a forwarding header blocks arming. "
+        "Lists matching more public addresses than a /8 (IPv4) or a /32 (IPv6) are refused.",
     ),
     SettingSpec(
         "dap_host",
@@ -276,7 +374,8 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_token,
         "none",
         f"Shared secret the IDE must send as `remotedbgToken` in its attach request; at least "
-        f"{MIN_TOKEN_LENGTH} printable characters. `remotedbg token` makes one.",
+        f"{MIN_TOKEN_LENGTH} printable characters and {MIN_TOKEN_BITS} random bits (runs, "
+        f"repeats and few distinct characters are refused). `remotedbg token` makes one.",
     ),
     SettingSpec(
         "ttl",

@@ -169,6 +169,20 @@ class TraceScope:
         elif sys.gettrace() is not None:
             py_db.disable_tracing()
 
+    def leave(self) -> None:
+        """When the debugging request's response is closed, in its thread: trace it no more.
+
+        Waiting for the thread's next request to switch it off would leave whatever runs
+        in between (a middleware wrapped around the hook, a server's request hooks) traced
+        for the next client, who may be a visitor.
+        """
+        if not self.engaged:
+            return
+        if self._thread_off is not None:
+            self._thread_off()
+        elif sys.gettrace() is not None:
+            self._py_db.disable_tracing()
+
     def reopen(self) -> None:
         """A new window on a debugpy that already runs: back to how listen() left it (3.12+)."""
         if self._monitoring is not None:

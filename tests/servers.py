@@ -44,6 +44,24 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on, from /proc: what any local process can reach."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class Response(t.NamedTuple):
     status: int
     body: bytes

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remotedbg.addresses import AddressSet, IPAddress, IPNetwork, parse_address, parse_network
+from remotedbg.addresses import (
+    NOT_PUBLIC,
+    AddressSet,
+    IPAddress,
+    IPNetwork,
+    parse_address,
+    parse_network,
+)
 
 v4_networks = st.builds(
     lambda addr, prefix: ipaddress.IPv4Network((addr, prefix), strict=False),
@@ -110,3 +117,75 @@ def test_parse_address_folds_mapped() -> None:
     """IPv4-mapped IPv6 addresses come back as IPv4."""
     assert parse_address("::ffff:192.0.2.1") == ipaddress.IPv4Address("192.0.2.1")
     assert parse_address("garbage") is None
+
+
+def brute_force_public(networks: list[IPNetwork], version: int) -> int:
+    """Public addresses by CIDR nesting: two CIDRs are nested or disjoint, never crossing."""
+    same = [n for n in networks if n.version == version]
+    collapsed: list[IPNetwork] = list(ipaddress.collapse_addresses(same))  # type: ignore[type-var]
+    private = [ipaddress.ip_network(text) for text in NOT_PUBLIC[version]]
+    total = 0
+    for network in collapsed:
+        total += network.num_addresses
+        for other in private:
+            if network.subnet_of(other):  # type: ignore[arg-type]
+                total -= network.num_addresses
+            elif other.subnet_of(network):  # type: ignore[arg-type]
+                total -= other.num_addresses
+    return total
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(v4_networks, v6_networks), max_size=20))
+def test_public_size_matches_cidr_arithmetic(networks: list[IPNetwork]) -> None:
+    """The public count from merged ranges equals one from collapsed CIDRs and nesting."""
+    address_set = AddressSet(networks)
+    for version in (4, 6):
+        assert address_set.public_size(version) == brute_force_public(networks, version)
+
+
+@pytest.mark.parametrize(
+    ("entries", "v4", "v6"),
+    [
+        (["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], 0, 0),
+        (["100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"], 0, 0),
+        (["fc00::/7", "fe80::/10", "::1"], 0, 0),
+        (["0.0.0.0/0"], 2**32 - 2**24 * 2 - 2**22 - 2**20 - 2**16 * 2, 0),
+        (["10.0.0.0/7"], 2**24, 0),
+        (["203.0.113.0/24", "203.0.113.7"], 256, 0),
+        (["2000::/3"], 0, 2**125),
+        (["fc00::/6"], 0, 2**121 - 2**118),  # fe00::/7 is public but for fe80::/10
+        (["::/0"], 0, 2**128 - 2**121 - 2**118 - 1),
+    ],
+)
+def test_public_size_table(entries: list[str], v4: int, v6: int) -> None:
+    """Private, loopback, link-local, CGNAT and unique-local space is not counted."""
+    address_set = AddressSet.parse(entries)
+    assert (address_set.public_size(4), address_set.public_size(6)) == (v4, v6)
+
+
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        (
+            [f"{1 << (8 - bits)}.0.0.0/{bits}" for bits in range(8, 0, -1)],
+            "4.24 billion public IPv4 addresses, more than a /8 (16.8 million)",
+        ),
+        (["11.0.0.0/8", "12.0.0.0/32"], "16.8 million public IPv4 addresses"),
+        (["2000::/3"], "2^125 public IPv6 addresses, more than a /32 (2^96)"),
+        (["2001:db8::/32", "2001:db9::/128"], "about 2^96 public IPv6 addresses"),
+        (["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"], None),
+        (["11.0.0.0/8", "10.0.0.0/8", "fc00::/7"], None),
+        (["198.51.0.0/16", "2001:db8:1234::/48"], None),
+        (["2001:db8::/32"], None),
+        ([], None),
+    ],
+)
+def test_too_public(entries: list[str], reason: str | None) -> None:
+    """More than a /8 of public IPv4 or a /32 of public IPv6 is too public, however split."""
+    found = AddressSet.parse(entries).too_public()
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.startswith(reason)

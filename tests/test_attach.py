@@ -8,7 +8,9 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -123,8 +125,8 @@ def test_unreachable_url(tmp_path: Path) -> None:
     [
         # A laptop outside the allowlist gets the app's 404, explained.
         (["--allow", "127.0.0.2"], ["404", "REMOTEDBG_ALLOW"]),
-        # After the server's REMOTEDBG_UNTIL nothing arms.
-        (["--until", "2020-01-01T00:00Z"], ["did not arm"]),
+        # After the server's REMOTEDBG_UNTIL nothing arms (the server starts just before it).
+        (["--until", "+2s"], ["did not arm"]),
     ],
 )
 def test_server_refuses_to_arm(
@@ -132,7 +134,12 @@ def test_server_refuses_to_arm(
 ) -> None:
     """When the server will not arm for this laptop, attach says why in one line, exit 2."""
     remote, local = checkouts
+    if server_args[-1] == "+2s":
+        soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+        server_args = [*server_args[:-1], soon.isoformat()]
     srv = remotedbg_run(str(remote / "shopapp.py"), tmp_path, *server_args)
+    if server_args[0] == "--until":
+        time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
     try:
         code, output = run_attach(f"http://127.0.0.1:{srv.http_port}", local, env={})
         assert code == 2
@@ -260,17 +267,49 @@ STATUS = {
         ("http://127.0.0.1:8000", STATUS, False, "127.0.0.1"),
         ("https://staging.example.com", {**STATUS, "dap_host": "0.0.0.0"}, False,
          "staging.example.com"),
-        ("https://staging.example.com", {**STATUS, "dap_host": "10.1.2.3"}, False, "10.1.2.3"),
         ("https://staging.example.com", STATUS, True, "127.0.0.1"),
+        ("https://staging.example.com", {**STATUS, "dap_host": "::1"}, True, "::1"),
+        # The page names the URL's own host, spelt another way.
+        ("https://Staging.Example.com", {**STATUS, "dap_host": "staging.example.com."}, False,
+         "staging.example.com"),
+        ("http://10.1.2.3:8000", {**STATUS, "dap_host": "10.1.2.3"}, False, "10.1.2.3"),
+        ("http://[::ffff:10.1.2.3]:8000", {**STATUS, "dap_host": "10.1.2.3"}, False,
+         "::ffff:10.1.2.3"),
+        ("https://staging.example.com", {**STATUS, "dap_host": "staging.example.com"}, True,
+         "staging.example.com"),
+        ("http://localhost:8000", STATUS, False, "127.0.0.1"),
+        ("http://127.0.0.1:8000", {**STATUS, "dap_host": "::1"}, False, "::1"),
     ],
 )  # fmt: skip
 def test_where_the_bridge_is_reached(
     url: str, status: dict[str, object], ssh: bool, host: str
 ) -> None:
-    """The bridge is reached at its own address, or the URL's host when it listens everywhere."""
+    """The bridge is reached on the URL's host (or this machine's loopback, or the tunnel's)."""
     remote = remote_from_status(url, status, ssh=ssh)
     assert isinstance(remote, Remote)
     assert (remote.host, remote.port, remote.app_root) == (host, 5678, "/srv/shop")
+
+
+@pytest.mark.parametrize(
+    ("url", "dap_host", "ssh"),
+    [
+        ("https://staging.example.com", "10.1.2.3", False),
+        ("https://staging.example.com", "10.1.2.3", True),
+        ("https://staging.example.com", "evil.example.net", False),
+        ("http://10.1.2.3:8000", "10.1.2.4", False),
+        ("http://127.0.0.1:8000", "127.0.0.2", False),
+        ("http://127.0.0.1:8000", "10.1.2.3", False),
+    ],
+)
+def test_the_page_cannot_choose_another_host(url: str, dap_host: str, ssh: bool) -> None:
+    """A status page naming a host other than the URL's is refused, naming both and the fix."""
+    url_host = url.split("//")[1].split(":")[0]
+    with pytest.raises(RemotedbgError) as refused:
+        remote_from_status(url, {**STATUS, "dap_host": dap_host}, ssh=ssh)
+    message = str(refused.value)
+    assert f"on {dap_host}, not on the URL's host {url_host}" in message
+    assert "REMOTEDBG_DAP_HOST" in message
+    assert "\n" not in message
 
 
 def test_loopback_debugger_on_a_remote_box_needs_ssh() -> None:

@@ -468,7 +468,7 @@ def test_quoted_port_in_use_line_is_real(
         def no_debugpy() -> t.NoReturn:
             raise AssertionError("the busy port must fail before debugpy starts")
 
-        monkeypatch.setattr(gate.state.backend, "start", no_debugpy)
+        monkeypatch.setattr("remotedbg.debugpy_backend.DebugpyBackend.start", no_debugpy)
         assert gate.arm("127.0.0.1") is False
     [line] = [r.getMessage() for r in caplog.records if "could not arm" in r.getMessage()]
     shown = line.replace(f"pid {os.getpid()}", "pid 4242").replace(f":{port} ", ":5678 ")

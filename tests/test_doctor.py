@@ -47,7 +47,7 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
-GOOD_TOKEN = "0123456789abcdef-token"
+GOOD_TOKEN = "doctor-Qm4Zt8Rk2Xv7Lp3Wn9Bc5Hs"
 LOOPBACK = AddressSet.parse(["127.0.0.1", "::1"])
 NONE = AddressSet()
 PROXY_PHRASE = (

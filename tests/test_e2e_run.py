@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -214,18 +218,30 @@ def test_busy_debugger_port_is_one_line_and_the_app_goes_on(tmp_path: Path) -> N
             srv.stop()
 
 
-def test_until_in_the_past_never_arms(tmp_path: Path) -> None:
-    """After REMOTEDBG_UNTIL, even an allowlisted request does not arm."""
+def test_until_in_the_past_refuses_to_start() -> None:
+    """`remotedbg run` with a past REMOTEDBG_UNTIL says it would never arm, exit 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "remotedbg", "run", str(FLASK_APP), "--until", "2020-01-01T00:00Z"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Error: --until='2020-01-01T00:00Z': has passed, so the debugger would never arm; "
+        "set a later time, or leave it unset"
+    )
+
+
+def test_until_passed_while_serving_never_arms(tmp_path: Path) -> None:
+    """Once REMOTEDBG_UNTIL passes, even an allowlisted request does not arm."""
     dap_port = free_port()
+    soon = datetime.now(timezone.utc) + timedelta(seconds=2)
     srv = remotedbg_run(
-        str(FLASK_APP),
-        tmp_path,
-        "--dap-port",
-        str(dap_port),
-        "--until",
-        "2020-01-01T00:00Z",
+        str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--until", soon.isoformat()
     )
     try:
+        time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
         assert srv.get("/__remotedbg__").json()["armed"] is False
         assert not port_open(dap_port)
         srv.wait_for_log("REMOTEDBG_UNTIL has passed")

@@ -1,4 +1,5 @@
-"""The hook under other servers: gunicorn's sync worker, and Flask's reloader."""
+"""The hook under other servers: gunicorn's workers (with and without --preload), waitress,
+and Flask's reloader."""
 
 from __future__ import annotations
 
@@ -21,27 +22,42 @@ def start(argv: list[str], tmp_path: Path, http_port: int, env: dict[str, str]) 
     return server
 
 
-@pytest.fixture(params=["wsgi_app", "flask_ext_app"])
+#: How each server is started: argv after the interpreter, with {port} and {app} filled in.
+SERVERS = {
+    "gunicorn-sync": ["-m", "gunicorn", "-w", "1", "-k", "sync", "--timeout", "120"],
+    # --preload loads the app in the master, which then forks: nothing may have started a
+    # thread there (one caught inside an import deadlocks the worker for good).
+    "gunicorn-preload-gthread": [
+        "-m", "gunicorn", "--preload", "-w", "1", "-k", "gthread", "--threads", "4",
+        "--timeout", "120",
+    ],
+    "gunicorn-preload-sync": ["-m", "gunicorn", "--preload", "-w", "1", "--timeout", "120"],
+}  # fmt: skip
+
+
+def server_argv(kind: str, app: str, http_port: int) -> list[str]:
+    if kind == "waitress":
+        return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{http_port}", f"{app}:app"]
+    return [sys.executable, *SERVERS[kind], "--bind", f"127.0.0.1:{http_port}", f"{app}:app"]
+
+
+@pytest.fixture(
+    params=[
+        ("gunicorn-sync", "wsgi_app"),
+        ("gunicorn-sync", "flask_ext_app"),
+        ("gunicorn-preload-gthread", "flask_ext_app"),
+        ("gunicorn-preload-sync", "wsgi_app"),
+        ("waitress", "wsgi_app"),
+    ],
+    ids=lambda param: "-".join(param),
+)
 def gunicorn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, int, Path]]:
-    """gunicorn, one sync worker, serving an app hooked with the middleware or the extension."""
+    """A production server serving an app hooked with the middleware or the extension."""
+    kind, app = request.param
     http_port, dap_port = free_port(), free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        "1",
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"127.0.0.1:{http_port}",
-        "--timeout",
-        "120",
-        f"{request.param}:app",
-    ]
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
-    server = start(argv, tmp_path, http_port, env)
-    yield server, dap_port, APPS / f"{request.param}.py"
+    server = start(server_argv(kind, app, http_port), tmp_path, http_port, env)
+    yield server, dap_port, APPS / f"{app}.py"
     server.stop()
 
 

@@ -10,7 +10,7 @@ import pytest
 from remotedbg.errors import ConfigError
 from remotedbg.settings import SPECS, Settings
 
-GOOD_TOKEN = "0123456789abcdef-token"
+GOOD_TOKEN = "test-Vq3Xr8Lm2Kp9Tz4Wn7Bc6Hd"
 
 # (env var, bad value, text the message must contain)
 BAD_ENV = [
@@ -23,12 +23,15 @@ BAD_ENV = [
     ("REMOTEDBG_ALLOW", "", "allowlist is empty"),
     ("REMOTEDBG_TRUSTED_PROXIES", "10.0.0.0/33", "not an IP address or CIDR"),
     ("REMOTEDBG_TRUSTED_PROXIES", "0.0.0.0/0", "trusts every address"),
+    ("REMOTEDBG_ALLOW", "2000::/3", "matches 2^125 public IPv6 addresses"),
+    ("REMOTEDBG_TRUSTED_PROXIES", "0.0.0.0/1", "trusts as proxies 2.11 billion public IPv4"),
+    ("REMOTEDBG_TRUSTED_PROXIES", "2001:db8::/31", "trusts as proxies 2^97 public IPv6"),
     ("REMOTEDBG_DAP_HOST", "bad host!", "not an IP address or host name"),
     ("REMOTEDBG_DAP_HOST", "0.0.0.0", "without a token"),
     ("REMOTEDBG_DAP_PORT", "70000", "not a TCP port"),
     ("REMOTEDBG_DAP_PORT", "-1", "not a TCP port"),
     ("REMOTEDBG_DAP_PORT", "http", "not a TCP port"),
-    ("REMOTEDBG_TOKEN", "short", "at least 16"),
+    ("REMOTEDBG_TOKEN", "short", "at least 22"),
     ("REMOTEDBG_TOKEN", "spaces are not ok in tokens", "printable ASCII"),
     ("REMOTEDBG_TTL", "soon", "not a duration"),
     ("REMOTEDBG_TTL", "0", "more than zero"),
@@ -188,7 +191,7 @@ def test_every_spec_documented() -> None:
         ("allow", "10.0.0.300", "not an IP address or CIDR"),
         ("dap_port", 70000, "not a TCP port"),
         ("enable", "maybe", "not a yes/no value"),
-        ("token", "short", "at least 16"),
+        ("token", "short", "at least 22"),
         ("until", "2026-11-21T18:00", "no time zone"),
     ],
 )
@@ -229,3 +232,66 @@ def test_format_duration_round_trips(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     if seconds:
         assert Settings.load({"REMOTEDBG_TTL": text}).ttl == seconds
+
+
+# Every IPv4 network but 0.0.0.0/8: not a catch-all, yet 4.24 billion public addresses.
+ALL_BUT_ZERO_SLASH_8 = (
+    "1.0.0.0/8,2.0.0.0/7,4.0.0.0/6,8.0.0.0/5,16.0.0.0/4,32.0.0.0/3,64.0.0.0/2,128.0.0.0/1"
+)
+
+
+@pytest.mark.parametrize("var", ["REMOTEDBG_ALLOW", "REMOTEDBG_TRUSTED_PROXIES"])
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        (ALL_BUT_ZERO_SLASH_8, "4.24 billion public IPv4 addresses"),
+        ("0.0.0.0/2,64.0.0.0/2", "2.11 billion public IPv4 addresses"),
+        ("11.0.0.0/8 12.0.0.1", "16.8 million public IPv4 addresses"),
+        ("2000::/3", "2^125 public IPv6 addresses"),
+        ("::/1", "about 2^127 public IPv6 addresses"),
+    ],
+)
+def test_near_catch_alls_are_refused(var: str, value: str, count: str) -> None:
+    """A set matching more than a /8 of public IPv4 or a /32 of IPv6 fails in one line."""
+    with pytest.raises(ConfigError) as info:
+        Settings.load({var: value})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{var}=")
+    assert count in message
+    assert "list only" in message.partition("; ")[2]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+        "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16",
+        "fc00::/7,fe80::/10,::1",
+        "11.0.0.0/8",
+        "198.51.0.0/16",
+        "2001:db8:1234::/48",
+        "2001:db8::/32",
+        "10.0.0.0/7",  # 11.0.0.0/8 public plus 10.0.0.0/8 private: exactly a /8 public
+    ],
+)
+def test_private_ranges_and_modest_public_ones_are_accepted(value: str) -> None:
+    """Private networks of any size, a public /8 at most and an IPv6 /32 at most load."""
+    settings = Settings.load({"REMOTEDBG_ALLOW": value, "REMOTEDBG_TRUSTED_PROXIES": value})
+    assert settings.allow == settings.trusted_proxies
+    assert len(settings.allow) == len(value.replace(",", " ").split())
+
+
+def test_near_catch_all_allow_on_the_cli_is_one_line() -> None:
+    """`--allow` with a near catch-all exits 2 with one line naming the count, no traceback."""
+    from click.testing import CliRunner
+
+    from remotedbg.cli import cli
+
+    args = ["run", "tests/apps/flask_app.py", "--allow", ALL_BUT_ZERO_SLASH_8]
+    result = CliRunner().invoke(cli, args, env={})
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "--allow=" in result.output
+    assert "4.24 billion public IPv4 addresses" in result.output

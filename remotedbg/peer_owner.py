@@ -1,0 +1,82 @@
+"""Which local user owns the other end of a loopback TCP connection; Linux only.
+
+`remotedbg attach` adds the token to whatever connects to its local port, so on a shared
+machine it must relay only its own user's connections. Linux lists every TCP socket in
+``/proc/net/tcp`` and ``/proc/net/tcp6`` with the uid that created it: the peer of an
+accepted loopback connection is the entry whose local address is our peer's address and
+whose remote address is ours. Only a live (ESTABLISHED) entry counts: a socket its owner
+has closed is listed with uid 0, which must not pass for root's.
+
+macOS and Windows have no such table to read cheaply (``lsof``/``netstat`` per connection
+would be slow and parse-fragile), so there :func:`loopback_peer_uid` returns None and the
+relay is for single-user machines, as its start-up text says.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import sys
+
+__all__ = ["PROC_NET_TCP", "loopback_peer_uid", "owner_known_here", "parse_proc_net_tcp"]
+
+PROC_NET_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+_ESTABLISHED = "01"
+
+Address = tuple[str, int]
+
+
+def owner_known_here() -> bool:
+    """Whether this platform can tell who owns a loopback peer (Linux, through /proc)."""
+    return sys.platform.startswith("linux")
+
+
+def _decode(field: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
+    """``0100007F:1F90`` -> (127.0.0.1, 8080): the kernel prints each 32-bit word natively."""
+    hex_address, _, hex_port = field.partition(":")
+    words = [int(hex_address[i : i + 8], 16) for i in range(0, len(hex_address), 8)]
+    packed = struct.pack(f"={len(words)}I", *words)
+    address = ipaddress.ip_address(packed)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped, int(hex_port, 16)
+    return address, int(hex_port, 16)
+
+
+def _key(address: Address) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
+    ip = ipaddress.ip_address(address[0].split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip, int(address[1])
+
+
+def parse_proc_net_tcp(text: str, *, peer: Address, local: Address) -> int | None:
+    """The uid of the socket at `peer` connected to `local`, from a /proc/net/tcp* table.
+
+    None when no live entry matches, or the table cannot be read as one.
+    """
+    want_local, want_remote = _key(peer), _key(local)
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8 or fields[3] != _ESTABLISHED:
+            continue
+        try:
+            if _decode(fields[1]) == want_local and _decode(fields[2]) == want_remote:
+                return int(fields[7])
+        except ValueError:
+            continue
+    return None
+
+
+def loopback_peer_uid(peer: Address, local: Address) -> int | None:
+    """The uid that owns the socket at `peer`, connected to our `local`; None if unknown."""
+    if not owner_known_here():
+        return None
+    for path in PROC_NET_TCP:
+        try:
+            with open(path, encoding="ascii", errors="replace") as table:
+                uid = parse_proc_net_tcp(table.read(), peer=peer, local=local)
+        except OSError:
+            continue
+        if uid is not None:
+            return uid
+    return None
