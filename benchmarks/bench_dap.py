@@ -201,12 +201,17 @@ def spawn_port(argv: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError(f"{argv} printed no port")
 
 
-# debugpy as remotedbg starts it (TCP_NODELAY set), so that the bridge's own cost shows
-# instead of being hidden in debugpy's 40 ms Nagle stalls.
+# debugpy started another way, as `remotedbg bridge` guards it, with TCP_NODELAY set on its
+# listener so that the bridge's own cost shows instead of being hidden in debugpy's 40 ms
+# Nagle stalls. (In an armed app pydevd has no port: the bridge hands it a socket pair.)
 DEBUGGEE = """
-import time
-from remotedbg.debugpy_backend import DebugpyBackend
-host, port = DebugpyBackend().start()
+import os, socket, sys, time
+os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+import debugpy
+host, port = debugpy.listen(("127.0.0.1", 0), in_process_debug_adapter=True)
+py_db = sys.modules["pydevd"].get_global_debugger()
+listener = py_db._waiting_for_connection_thread._server_socket
+listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 print(port, flush=True)
 while True:
     time.sleep(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -31,6 +32,7 @@ from .bridge_session import (
     explain,
     nodelay,
 )
+from .peer_owner import loopback_peer_uid, owner_known_here
 
 if t.TYPE_CHECKING:
     from .access import AccessPolicy
@@ -213,7 +215,7 @@ class Bridge:
 
     def _admit(self, conn: socket.socket, peer: str) -> None:
         """Peer check before any byte is read: a refused socket never becomes a stream."""
-        reason = self._config.policy.check_peer(peer)
+        reason = self._config.policy.check_peer(peer) or self._other_local_user(conn, peer)
         if reason is not None:
             conn.close()
             self._config.audit("refused", peer=peer, reason=reason)
@@ -223,6 +225,32 @@ class Bridge:
         self._connections[task] = None
         self._unattached[task] = peer
         task.add_done_callback(lambda done: self._forget(done, conn))
+
+    def _other_local_user(self, conn: socket.socket, peer: str) -> str | None:
+        """Without a token, a loopback door is this app's user's alone (and root's).
+
+        Every local process can reach a loopback port; with no token to tell people apart,
+        the peer's owner does (Linux, through /proc). With a token, the token decides.
+        """
+        address = parse_address(peer)
+        if (
+            self._config.policy.token is not None
+            or address is None
+            or not address.is_loopback
+            or not owner_known_here()
+        ):
+            return None
+        try:
+            uid = loopback_peer_uid(conn.getpeername()[:2], conn.getsockname()[:2])
+        except OSError:
+            uid = None
+        if uid is not None and uid in (os.getuid(), 0):
+            return None
+        who = f"uid {uid}" if uid is not None else "a process whose owner could not be found"
+        return (
+            f"{who} is not this app's user: without REMOTEDBG_TOKEN only uid {os.getuid()} "
+            "(and root) may attach over loopback; set a token to admit others"
+        )
 
     def _make_room(self, peer: str) -> None:
         """At a cap on unattached connections, drop the oldest of `peer`'s (or of all).

@@ -107,14 +107,23 @@ def missing_safety_parts(py_db: t.Any) -> str | None:
     Without these remotedbg cannot close pydevd's own port or make it require a secret,
     so it refuses to arm rather than leave a door open to every local process.
     """
-    authentication = getattr(py_db, "authentication", None)
+    return missing_safety_parts_of(py_db, getattr(py_db, "authentication", None), _pydevd_api())
+
+
+def missing_safety_parts_of(py_db: t.Any, authentication: t.Any, api: t.Any) -> str | None:
+    """`missing_safety_parts` for the parts given, which may be classes or instances.
+
+    `py_db` is a debugger or ``pydevd.PyDB``, `authentication` its ``authentication`` or
+    ``pydevd._Authentication``, and `api` is ``PyDevdAPI``. ``remotedbg doctor`` passes
+    the classes, to tell before anything has started.
+    """
     needed = {
         "PyDB.initialize_network": getattr(py_db, "initialize_network", None),
         "PyDB.authentication.logout": getattr(authentication, "logout", None),
         "PyDB.create_wait_for_connection_thread": getattr(
             py_db, "create_wait_for_connection_thread", None
         ),
-        "PyDevdAPI.request_disconnect": getattr(_pydevd_api(), "request_disconnect", None),
+        "PyDevdAPI.request_disconnect": getattr(api, "request_disconnect", None),
     }
     missing = [name for name, found in needed.items() if not callable(found)]
     return ", ".join(missing) or None
@@ -135,7 +144,8 @@ class DebugpyBackend:
 
     @staticmethod
     def preload(*modules: str) -> None:
-        """Import debugpy, pydevd and `modules` now, so that a first arm takes milliseconds.
+        """Import debugpy, pydevd and `modules`, and let debugpy describe its environment, now,
+        so that a first arm takes milliseconds.
 
         In the caller's thread, on purpose: a thread started here would run in a process
         that may fork before serving (gunicorn --preload, uWSGI without lazy-apps), and a
@@ -146,7 +156,13 @@ class DebugpyBackend:
         try:
             for module in modules:
                 importlib.import_module(module)
-            import debugpy.server.api  # noqa: F401 - the import is the work
+            import debugpy.server.api as server_api
+
+            # Describing the environment reads every installed package's metadata
+            # (~100 ms); once done, listen() does not do it again.
+            ensure_logging = getattr(server_api, "ensure_logging", None)
+            if ensure_logging is not None:
+                ensure_logging()
         except Exception as exc:  # start() reports a missing debugpy, in one line
             log.debug("remotedbg: preloading debugpy failed: %s", exc)
 

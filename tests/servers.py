@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +20,8 @@ import textwrap
 import time
 import typing as t
 from pathlib import Path
+
+import pytest
 
 TESTS = Path(__file__).resolve().parent
 APPS = TESTS / "apps"
@@ -182,3 +185,75 @@ def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
     )
     assert result.returncode == 0, result.stderr
     return t.cast("dict[str, t.Any]", json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+#: A DAP client in one file, for running as another user: initialize, then attach.
+CLIENT = textwrap.dedent(
+    """
+    import json, re, socket, sys, time
+    def frame(obj):
+        body = json.dumps(obj).encode()
+        return b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body
+    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    sock.sendall(
+        frame({"seq": 1, "type": "request", "command": "initialize",
+               "arguments": {"adapterID": "debugpy"}})
+        + frame({"seq": 2, "type": "request", "command": "attach", "arguments": arguments})
+    )
+    data, deadline = b"", time.monotonic() + 5
+    while not re.search(rb'"command": ?"attach"', data) and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    print(data.decode(errors="replace"))
+    """
+)
+
+
+def attach_answer(received: str) -> dict[str, t.Any] | None:
+    """The response to ``attach`` among the frames a raw client printed, if any."""
+    for body in re.split(r"Content-Length: \d+\r?\n\r?\n", received)[1:]:
+        message = json.loads(body)
+        if message.get("type") == "response" and message.get("command") == "attach":
+            return t.cast("dict[str, t.Any]", message)
+    return None
+
+
+def python_for(user: str) -> str:
+    """An interpreter `user` may run (the venv's may sit under a private home)."""
+    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
+        if candidate is None:
+            continue
+        try:
+            probe = subprocess.run(
+                [candidate, "-c", "pass"], user=user, capture_output=True, timeout=30, check=False
+            )
+        except PermissionError:
+            continue
+        if probe.returncode == 0:
+            return candidate
+    raise pytest.skip.Exception(f"no Python interpreter that {user} may run")
+
+
+def run_client(
+    port: int, user: str | None = None, arguments: dict[str, t.Any] | None = None
+) -> str:
+    """A raw DAP client, as `user`: initialize and attach; what it read, as text."""
+    python = python_for(user) if user is not None else sys.executable
+    result = subprocess.run(
+        [python, "-c", CLIENT, str(port), json.dumps(arguments or {})],
+        user=user,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd="/",
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

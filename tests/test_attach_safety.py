@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import signal
 import socket
 import stat
@@ -31,7 +30,7 @@ import pytest
 from remotedbg.dap_codec import Decoder, Event, Request, Response, encode
 
 from dap_client import DAPClient, initialize_arguments
-from servers import free_port, port_open
+from servers import free_port, port_open, run_client
 
 pytestmark = pytest.mark.e2e
 
@@ -279,63 +278,6 @@ def test_status_page_cannot_send_the_token_elsewhere(
 
 
 # -- 2. the relay is this user's only (Linux) -------------------------------------------
-
-CLIENT = textwrap.dedent(
-    """
-    import json, socket, sys, time
-    def frame(obj):
-        body = json.dumps(obj).encode()
-        return b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body
-    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-    sock.sendall(
-        frame({"seq": 1, "type": "request", "command": "initialize",
-               "arguments": {"adapterID": "debugpy"}})
-        + frame({"seq": 2, "type": "request", "command": "attach", "arguments": {}})
-    )
-    data, deadline = b"", time.monotonic() + 5
-    while data.count(b"Content-Length") < 2 and time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    sock.close()
-    print(data.decode(errors="replace"))
-    """
-)
-
-
-def python_for(user: str) -> str:
-    """An interpreter `user` may run (the venv's may sit under a private home)."""
-    for candidate in (sys.executable, "/usr/bin/python3", shutil.which("python3")):
-        if candidate is None:
-            continue
-        try:
-            probe = subprocess.run(
-                [candidate, "-c", "pass"], user=user, capture_output=True, timeout=30, check=False
-            )
-        except PermissionError:
-            continue
-        if probe.returncode == 0:
-            return candidate
-    pytest.skip(f"no Python interpreter that {user} may run")
-
-
-def run_client(port: int, user: str | None = None) -> str:
-    python = python_for(user) if user is not None else sys.executable
-    result = subprocess.run(
-        [python, "-c", CLIENT, str(port)],
-        user=user,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd="/",
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peer owners come from /proc")

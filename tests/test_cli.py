@@ -21,6 +21,10 @@ BAD = [
     (["--until", "2026-01-01"], "no time zone"),
     (["--port", "70000"], "--port='70000': not a TCP port"),
     (["--host", "not a host"], "--host='not a host'"),
+    # Settings that start a server which could never arm.
+    (["--until", "2020-01-01T00:00Z"], "--until='2020-01-01T00:00Z': has passed"),
+    (["--port", "5000", "--dap-port", "5000"], "--dap-port='5000': is also the HTTP port"),
+    (["--port", "5678"], "--dap-port='5678' (the default): is also the HTTP port"),
 ]
 
 
@@ -42,6 +46,8 @@ def test_bad_options(args: list[str], message: str) -> None:
         ({"REMOTEDBG_ALLOW": "10.0.0.300"}, "REMOTEDBG_ALLOW='10.0.0.300'"),
         ({"REMOTEDBG_DAP_PORT": "70000"}, "REMOTEDBG_DAP_PORT='70000'"),
         ({"REMOTEDBG_ALOW": "1.2.3.4"}, "did you mean REMOTEDBG_ALLOW?"),
+        ({"REMOTEDBG_UNTIL": "2020-01-01T00:00Z"}, "REMOTEDBG_UNTIL='2020-01-01T00:00Z'"),
+        ({"REMOTEDBG_DAP_PORT": "5000"}, "REMOTEDBG_DAP_PORT='5000': is also the HTTP port"),
     ],
 )
 def test_bad_environment(env: dict[str, str], message: str) -> None:
@@ -50,6 +56,14 @@ def test_bad_environment(env: dict[str, str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_bridge_with_a_past_deadline() -> None:
+    """`remotedbg bridge` with a past --until says so, exit 2, instead of exiting at once."""
+    args = ["bridge", "--upstream", "127.0.0.1:1", "--until", "2020-01-01T00:00Z"]
+    result = CliRunner().invoke(cli, args, env={})
+    assert result.exit_code == 2
+    assert "--until='2020-01-01T00:00Z': has passed" in result.output
 
 
 def test_app_that_does_not_import() -> None:

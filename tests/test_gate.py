@@ -7,12 +7,15 @@ and would trace the rest of the test session.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import types
 import typing as t
 
 import pytest
 
 from remotedbg.audit import Audit
-from remotedbg.gate import Gate
+from remotedbg.gate import Gate, monkey_patched
 from remotedbg.settings import Settings
 
 from servers import run_script
@@ -128,6 +131,49 @@ def test_wait_holds_the_arming_request_until_an_ide_attaches() -> None:
         """
     )
     assert result == {"waited": True, "released": True}
+
+
+def test_forwarding_headers_that_could_have_armed_are_on_record() -> None:
+    """A spoofing attempt from an allowlisted peer is refused and audited; a visitor's
+    headers, which could never have armed, are not."""
+    recorder = Recorder()
+    logger = logging.getLogger("test.gate.spoof")
+    logger.addHandler(recorder)
+    logger.propagate = False
+    gate = Gate(Settings.load({"REMOTEDBG_ENABLE": "1"}), audit=Audit(logger))
+    spoof = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "127.0.0.1"}
+    assert gate.debugging_client(spoof) is None
+    visitor = {"REMOTE_ADDR": "127.0.0.2", "HTTP_X_FORWARDED_FOR": "127.0.0.1"}
+    assert gate.debugging_client(visitor) is None
+    assert recorder.events == [
+        {
+            "event": "refused",
+            "peer": "127.0.0.1",
+            "reason": "forwarding header from a peer that is not a trusted proxy",
+            "via": "http",
+        }
+    ]
+
+
+def test_a_hook_past_its_deadline_says_so_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
+    """A hooked app whose REMOTEDBG_UNTIL has passed warns once, before anyone tries."""
+    Gate(Settings.load({"REMOTEDBG_ENABLE": "1", "REMOTEDBG_UNTIL": "2020-01-01T00:00Z"}))
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"remotedbg: REMOTEDBG_UNTIL has passed, so the debugger will not arm (pid {os.getpid()})"
+    ]
+
+
+def test_eventlet_patching_is_named_as_the_reason_not_to_arm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An eventlet-patched process is refused like a gevent one (gevent: e2e under gunicorn)."""
+    patcher = types.ModuleType("eventlet.patcher")
+    patcher.is_monkey_patched = lambda name: name == "thread"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "eventlet.patcher", patcher)
+    problem = monkey_patched()
+    assert problem is not None
+    assert "monkey-patched by eventlet" in problem
+    assert "gunicorn -k gthread" in problem
 
 
 @pytest.mark.parametrize("enable", ["0", "off"])

@@ -1,0 +1,80 @@
+"""Another user on the same box cannot use a loopback door that has no token.
+
+Every local process can connect to a port on 127.0.0.1. Without a token nothing but the
+peer's owner tells the developer apart from anyone else on the box, so the door admits only
+the app's own user (and root); with a token, the token decides, whoever the user is.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from servers import APPS, Server, attach_answer, free_port, remotedbg_run, run_client
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="owners come from /proc"),
+    pytest.mark.skipif(os.getuid() != 0, reason="needs root, to run a client as another user"),
+]
+
+TOKEN = "Zq8v-Lr4mT2kXw9Nb6Hc3Yd7Pe5Gf1Sj0Ua"
+
+
+@pytest.fixture
+def nobody() -> int:
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.skip("no user called nobody")
+
+
+def armed(tmp_path: Path, *args: str) -> tuple[Server, int]:
+    dap_port = free_port()
+    app = f"{APPS / 'wsgi_app.py'}:bare_app"
+    server = remotedbg_run(app, tmp_path, "--dap-port", str(dap_port), *args)
+    assert server.get("/__remotedbg__").json()["armed"] is True
+    return server, dap_port
+
+
+@pytest.fixture
+def tokenless(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+    server, port = armed(tmp_path)
+    yield server, port
+    server.stop()
+
+
+def test_another_user_is_refused_without_a_token(
+    tokenless: tuple[Server, int], nobody: int
+) -> None:
+    """A client run as another user gets no answer at all, and the refusal is on record."""
+    server, dap_port = tokenless
+    assert run_client(dap_port, user="nobody").strip() == ""
+    server.wait_for_log(f"reason=.uid {nobody} is not this app's user")
+    assert "event=attached" not in server.log
+
+
+def test_the_apps_own_user_is_admitted_without_a_token(tokenless: tuple[Server, int]) -> None:
+    """The positive control: the same client, as the app's user, attaches."""
+    server, dap_port = tokenless
+    answer = attach_answer(run_client(dap_port))
+    assert answer is not None
+    assert answer["success"] is True
+    server.wait_for_log("event=attached")
+
+
+def test_with_a_token_the_token_decides(tmp_path: Path, nobody: int) -> None:
+    """With a token, another user holding it attaches, and without it is refused."""
+    server, dap_port = armed(tmp_path, "--token", TOKEN)
+    try:
+        refused = run_client(dap_port, user="nobody", arguments={"remotedbgToken": "x" * 40})
+        assert (attach_answer(refused) or {}).get("success") is False, refused
+        admitted = run_client(dap_port, user="nobody", arguments={"remotedbgToken": TOKEN})
+        assert (attach_answer(admitted) or {}).get("success") is True, admitted
+    finally:
+        server.stop()
