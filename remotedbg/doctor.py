@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import shlex
 import socket
 import sys
 import typing as t
@@ -55,6 +56,8 @@ __all__ = [
     "check_until",
     "detect_container",
     "doctor_command",
+    "green_patching",
+    "gunicorn_worker_class",
     "render",
     "run_checks",
 ]
@@ -153,6 +156,15 @@ def _installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def _import_quietly(name: str) -> object:
+    """Import `name`, with pydevd's notice about frozen modules off, as the app does.
+
+    The notice is about breakpoints in the standard library, yet reads like a failure.
+    """
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return importlib.import_module(name)
+
+
 def _load_app_module(spec: str) -> str:
     return load_app(spec).module
 
@@ -171,7 +183,7 @@ class Probe:
     cgroup: Path = CGROUP_FILE
     proxy_markers: t.Sequence[Path] = PROXY_MARKERS
     bind: t.Callable[[str, int], None] = bind_port
-    import_module: t.Callable[[str], object] = importlib.import_module
+    import_module: t.Callable[[str], object] = _import_quietly
     installed: t.Callable[[str], bool] = _installed
     load_app: t.Callable[[str], str] = _load_app_module
     now: t.Callable[[], datetime] = _now
@@ -245,8 +257,30 @@ def _accepts(function: object, parameter: str) -> bool:
         return True
 
 
+def _missing_safety_parts(import_module: t.Callable[[str], object]) -> str | None:
+    """What debugpy's pydevd lacks for remotedbg to keep its port closed, or None.
+
+    The names are those the debugger checks when it starts (`missing_safety_parts`), read
+    here from pydevd's classes. debugpy's server module goes first: it puts debugpy's own
+    pydevd on the path, ahead of any other (pydevd-pycharm has one too).
+    """
+    from .debugpy_backend import missing_safety_parts_of
+
+    try:
+        import_module("debugpy.server.api")
+        pydevd = import_module("pydevd")
+        api = import_module("_pydevd_bundle.pydevd_api")
+    except Exception as exc:  # a part that does not import is as missing as an absent one
+        return f"an importable pydevd ({type(exc).__name__}: {exc})"
+    return missing_safety_parts_of(
+        getattr(pydevd, "PyDB", None),
+        getattr(pydevd, "_Authentication", None),
+        getattr(api, "PyDevdAPI", None),
+    )
+
+
 def check_debugpy(import_module: t.Callable[[str], object]) -> Check:
-    """debugpy imports, runs its adapter in-process, and can stop on caught view errors."""
+    """debugpy imports, runs in-process, can keep its own port closed, and stops on errors."""
     try:
         debugpy = import_module("debugpy")
     except ImportError as exc:
@@ -263,6 +297,14 @@ def check_debugpy(import_module: t.Callable[[str], object]) -> Check:
             "fail",
             f"{name} cannot run its debug adapter in-process, so arming would fail",
             "pip install -U debugpy",
+        )
+    missing = _missing_safety_parts(import_module)
+    if missing is not None:
+        return Check(
+            "fail",
+            f"{name} lacks {missing}, which remotedbg needs to keep debugpy's own port "
+            "closed, so arming is refused",
+            "install a debugpy this remotedbg supports",
         )
     if not callable(getattr(debugpy, "trigger_exception_handler", None)):
         return Check(
@@ -552,16 +594,50 @@ def check_reloader(environ: t.Mapping[str, str]) -> Check:
     return Check("ok", "not inside Werkzeug's reloader")
 
 
-def _patched(modules: t.Mapping[str, object], package: str, module: str, function: str) -> bool:
-    """Whether `package`'s own query says socket is monkey-patched; False if it cannot tell."""
-    helper = modules.get(f"{package}.{module}") or getattr(modules[package], module, None)
-    query = getattr(helper, function, None)
-    if not callable(query):
+def _asks(module: object, query: str, *args: str) -> bool:
+    """What `module`'s own `query` answers; False when it has none, or it breaks."""
+    function = getattr(module, query, None)
+    if not callable(function):
         return False
     try:
-        return bool(query("socket"))
-    except Exception:  # a query that breaks tells nothing; the import alone warns
+        return bool(function(*args))
+    except Exception:  # a query that breaks tells nothing
         return False
+
+
+def green_patching(modules: t.Mapping[str, object]) -> str | None:
+    """Which of gevent and eventlet has monkey-patched the process of `modules`, or None.
+
+    The questions the debugger asks before it arms (`remotedbg.gate.monkey_patched`).
+    """
+    if _asks(modules.get("gevent.monkey"), "is_anything_patched"):
+        return "gevent"
+    patcher = modules.get("eventlet.patcher")
+    if any(_asks(patcher, "is_monkey_patched", name) for name in ("thread", "socket")):
+        return "eventlet"
+    return None
+
+
+def gunicorn_worker_class(environ: t.Mapping[str, str]) -> str | None:
+    """The worker class that ``GUNICORN_CMD_ARGS`` in `environ` chooses, or None."""
+    try:
+        words = shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))
+    except ValueError:  # unbalanced quotes: gunicorn cannot read it either
+        return None
+    chosen = None
+    for index, word in enumerate(words):
+        if word in ("-k", "--worker-class"):
+            chosen = words[index + 1] if index + 1 < len(words) else None
+        elif word.startswith("--worker-class="):
+            chosen = word.partition("=")[2]
+        elif word.startswith("-k") and not word.startswith("--"):
+            chosen = word[2:]
+    return chosen
+
+
+#: Why a gevent or eventlet process never arms, and what to use instead.
+_GREEN_WHY = "a breakpoint would freeze the whole worker, and GEVENT_SUPPORT does not change that"
+_GREEN_FIX = "debug with a thread-based worker instead: gunicorn -k gthread, or remotedbg run"
 
 
 def check_green_threads(
@@ -569,38 +645,43 @@ def check_green_threads(
     environ: t.Mapping[str, str],
     installed: t.Callable[[str], bool],
 ) -> Check:
-    """gevent is paired with GEVENT_SUPPORT, and eventlet is absent: debugpy has no support."""
-    if "eventlet" in modules:
-        how = (
-            "monkey-patches socket"
-            if _patched(modules, "eventlet", "patcher", "is_monkey_patched")
-            else "is imported"
+    """No gevent or eventlet monkey-patching, under which the debugger refuses to arm.
+
+    Seen here: patching done by APP (imported before this check), a gunicorn worker class
+    in ``GUNICORN_CMD_ARGS``, and ``GEVENT_SUPPORT``, a sign of gevent workers.
+    """
+    library = green_patching(modules)
+    if library is not None:
+        return Check(
+            "fail",
+            f"{library} has monkey-patched this process, so the debugger will not arm in it",
+            f"{_GREEN_WHY}; {_GREEN_FIX}, and leave the app's own monkey-patching out "
+            "while debugging",
         )
+    worker = gunicorn_worker_class(environ)
+    if worker is not None and any(name in worker.lower() for name in ("gevent", "eventlet")):
+        return Check(
+            "fail",
+            f"GUNICORN_CMD_ARGS chooses gunicorn's {worker} worker, where the debugger will "
+            "not arm",
+            f"{_GREEN_WHY}; {_GREEN_FIX}",
+        )
+    support = environ.get("GEVENT_SUPPORT", "")
+    if support.lower() in _PYDEVD_TRUE:
         return Check(
             "warn",
-            f"eventlet {how}",
-            "debugpy has no eventlet support (GEVENT_SUPPORT does not cover it): breakpoints "
-            "may be missed or hang; debug with a threaded or sync server",
+            f"GEVENT_SUPPORT={support} is set, as for debugging under gevent",
+            "if the app runs under gevent or eventlet (gunicorn -k gevent), the debugger will "
+            f"not arm there: {_GREEN_WHY}; {_GREEN_FIX}",
         )
-    supported = environ.get("GEVENT_SUPPORT", "").lower() in _PYDEVD_TRUE
-    if "gevent" in modules:
-        how = (
-            "monkey-patches socket"
-            if _patched(modules, "gevent", "monkey", "is_module_patched")
-            else "is imported"
-        )
-        if supported:
-            return Check("ok", f"gevent {how}, and GEVENT_SUPPORT is set for debugpy")
-        return Check(
-            "warn",
-            f"gevent {how} but GEVENT_SUPPORT is not set",
-            "debugpy needs GEVENT_SUPPORT=True in the app's environment to debug greenlets",
-        )
-    if installed("gevent") and not supported:
+    present = [name for name in ("gevent", "eventlet") if name in modules or installed(name)]
+    if present:
         return Check(
             "ok",
-            "gevent is installed but not imported here",
-            "if your server patches with it (gunicorn -k gevent), set GEVENT_SUPPORT=True",
+            f"{' and '.join(present)} {'is' if len(present) == 1 else 'are'} installed, "
+            "but nothing is monkey-patched here",
+            f"if your server patches with it (gunicorn -k gevent), the debugger will not arm "
+            f"there; {_GREEN_FIX}",
         )
     return Check("ok", "no gevent or eventlet monkey-patching")
 

@@ -7,6 +7,7 @@ import errno
 import importlib
 import os
 import socket
+import subprocess
 import sys
 import types
 import typing as t
@@ -16,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from remotedbg.addresses import AddressSet
+from remotedbg.debugpy_backend import missing_safety_parts
 from remotedbg.doctor import (
     Check,
     Probe,
@@ -38,9 +40,12 @@ from remotedbg.doctor import (
     check_until,
     detect_container,
     doctor_command,
+    green_patching,
+    gunicorn_worker_class,
     render,
 )
 from remotedbg.errors import AppLoadError
+from remotedbg.gate import monkey_patched
 from remotedbg.settings import Settings
 
 if t.TYPE_CHECKING:
@@ -71,10 +76,40 @@ def fake_debugpy(*, trigger: bool = True, in_process: bool = True) -> types.Simp
     return module
 
 
-def importer(debugpy: object) -> t.Callable[[str], object]:
+#: What remotedbg needs of pydevd to keep debugpy's own port closed, as the debugger names it.
+SAFETY_PARTS = (
+    "PyDB.initialize_network",
+    "PyDB.authentication.logout",
+    "PyDB.create_wait_for_connection_thread",
+    "PyDevdAPI.request_disconnect",
+)
+
+
+def fake_pydevd(missing: str | None = None) -> dict[str, object]:
+    """The modules of debugpy's pydevd that the doctor imports, without the part `missing`."""
+
+    left_out = None if missing is None else missing.rpartition(".")[2]
+
+    def having(*methods: str) -> types.SimpleNamespace:
+        return types.SimpleNamespace(**{m: print for m in methods if m != left_out})
+
+    pydevd = types.SimpleNamespace(
+        PyDB=having("initialize_network", "create_wait_for_connection_thread"),
+        _Authentication=having("logout"),
+    )
+    api = types.SimpleNamespace(PyDevdAPI=having("request_disconnect"))
+    return {"debugpy.server.api": object(), "pydevd": pydevd, "_pydevd_bundle.pydevd_api": api}
+
+
+def importer(
+    debugpy: object, pydevd: t.Mapping[str, object] | None = None
+) -> t.Callable[[str], object]:
+    """An import function that knows `debugpy` (None: absent) and `pydevd`'s modules."""
+    modules = {} if debugpy is None else {"debugpy": debugpy, **(pydevd or fake_pydevd())}
+
     def import_module(name: str) -> object:
-        if name == "debugpy" and debugpy is not None:
-            return debugpy
+        if name in modules:
+            return modules[name]
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
     return import_module
@@ -243,16 +278,40 @@ def test_werkzeug_run_main_warns(tmp_path: Path) -> None:
     assert any("running inside Werkzeug's reloader child" in line for line in lines(result, "warn"))
 
 
-def test_gevent_warns(tmp_path: Path) -> None:
-    """gevent patching socket without GEVENT_SUPPORT warns, without failing."""
+def test_gevent_patching_fails(tmp_path: Path) -> None:
+    """A process gevent has patched fails, even with GEVENT_SUPPORT: the debugger will not arm."""
     modules = {
         "gevent": types.SimpleNamespace(),
-        "gevent.monkey": types.SimpleNamespace(is_module_patched=lambda name: name == "socket"),
+        "gevent.monkey": types.SimpleNamespace(is_anything_patched=lambda: True),
     }
-    result = doctor(make_probe(tmp_path, modules=modules))
-    assert result.exit_code == 0
-    assert "warn gevent monkey-patches socket but GEVENT_SUPPORT is not set" in result.output
-    assert "GEVENT_SUPPORT=True" in result.output
+    result = doctor(make_probe(tmp_path, {"GEVENT_SUPPORT": "True"}, modules=modules))
+    assert result.exit_code == 1
+    [line] = lines(result, "fail")
+    assert line.startswith("fail gevent has monkey-patched this process, so the debugger will ")
+    assert "debug with a thread-based worker instead: gunicorn -k gthread, or remotedbg run" in line
+
+
+@pytest.mark.usefixtures("sys_path")
+def test_app_patched_by_real_gevent_fails(tmp_path: Path) -> None:
+    """An APP that calls gevent's patch_all() fails the check, as the debugger refuses it."""
+    pytest.importorskip("gevent")
+    app = tmp_path / "doctor_gevent_app.py"
+    app.write_text(
+        "from gevent import monkey\nmonkey.patch_all()\n\n"
+        "def app(environ, start_response):\n    return [b'ok']\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REMOTEDBG_", "GEVENT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "remotedbg", "doctor", str(app)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "fail gevent has monkey-patched this process" in result.stdout
 
 
 def test_container_warns(tmp_path: Path) -> None:
@@ -335,8 +394,55 @@ def test_debugpy_ok() -> None:
 
 
 def test_installed_debugpy_ok() -> None:
-    """The debugpy this package depends on passes its own check."""
-    assert check_debugpy(importlib.import_module).status == "ok"
+    """The debugpy this package depends on passes its own check, the port-closing parts too.
+
+    In a fresh process: pydevd-pycharm's copy of pydevd, once imported, shadows debugpy's.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "remotedbg", "doctor"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("REMOTEDBG_")},
+        timeout=60,
+        check=False,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line[5:].startswith("debugpy ")]
+    assert line == f"ok   debugpy {importlib.import_module('debugpy').__version__}", line
+    assert "frozen modules" not in result.stderr
+
+
+@pytest.mark.parametrize("part", SAFETY_PARTS)
+def test_debugpy_without_a_part_that_keeps_its_port_closed(part: str) -> None:
+    """A pydevd lacking any part the debugger needs to close its port fails, naming the part."""
+    check = check_debugpy(importer(fake_debugpy(), fake_pydevd(missing=part)))
+    assert check == Check(
+        "fail",
+        f"debugpy 1.8.99 lacks {part}, which remotedbg needs to keep debugpy's own port closed, "
+        "so arming is refused",
+        "install a debugpy this remotedbg supports",
+    )
+
+
+def test_debugpy_whose_pydevd_does_not_import() -> None:
+    """A pydevd that does not import fails the same check, with the import's error."""
+    modules = {k: v for k, v in fake_pydevd().items() if k != "_pydevd_bundle.pydevd_api"}
+    check = check_debugpy(importer(fake_debugpy(), modules))
+    assert check.status == "fail"
+    assert "lacks an importable pydevd (ModuleNotFoundError: No module named" in check.title
+
+
+def test_doctor_and_debugger_ask_for_the_same_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The debugger's own check reads a live debugger's authentication and the loaded API."""
+    api = fake_pydevd(missing="PyDevdAPI.request_disconnect")["_pydevd_bundle.pydevd_api"]
+    monkeypatch.setitem(sys.modules, "_pydevd_bundle.pydevd_api", api)
+    py_db = types.SimpleNamespace(
+        initialize_network=print,
+        create_wait_for_connection_thread=print,
+        authentication=types.SimpleNamespace(),
+    )
+    assert missing_safety_parts(py_db) == (
+        "PyDB.authentication.logout, PyDevdAPI.request_disconnect"
+    )
 
 
 def test_debugpy_missing() -> None:
@@ -552,49 +658,128 @@ def never_installed(name: str) -> bool:
     return False
 
 
+def patched_gevent(patched: bool = True) -> dict[str, object]:
+    return {
+        "gevent": types.SimpleNamespace(),
+        "gevent.monkey": types.SimpleNamespace(is_anything_patched=lambda: patched),
+    }
+
+
+def patched_eventlet(*names: str) -> dict[str, object]:
+    return {
+        "eventlet": types.SimpleNamespace(),
+        "eventlet.patcher": types.SimpleNamespace(is_monkey_patched=lambda name: name in names),
+    }
+
+
+def raising_query(*args: object) -> bool:
+    raise RuntimeError("half imported")
+
+
 @pytest.mark.parametrize(
     ("modules", "env", "status", "title"),
     [
         ({}, {}, "ok", "no gevent or eventlet monkey-patching"),
-        ({"gevent": types.SimpleNamespace()}, {}, "warn", "gevent is imported but"),
-        ({"gevent": types.SimpleNamespace()}, {"GEVENT_SUPPORT": "True"}, "ok", "gevent is"),
+        (patched_gevent(), {}, "fail", "gevent has monkey-patched this process"),
+        (patched_gevent(), {"GEVENT_SUPPORT": "True"}, "fail", "gevent has monkey-patched"),
+        (patched_gevent(patched=False), {}, "ok", "gevent is installed, but nothing is"),
+        (patched_eventlet("thread"), {}, "fail", "eventlet has monkey-patched this process"),
+        (patched_eventlet("socket"), {}, "fail", "eventlet has monkey-patched this process"),
+        (patched_eventlet("os"), {}, "ok", "eventlet is installed, but nothing is"),
         (
-            {"gevent": types.SimpleNamespace(monkey=types.SimpleNamespace(is_module_patched=bool))},
-            {"GEVENT_SUPPORT": "no"},
-            "warn",
-            "gevent monkey-patches socket",
-        ),
-        (
-            {"eventlet": types.SimpleNamespace(), "eventlet.patcher": types.SimpleNamespace()},
-            {"GEVENT_SUPPORT": "True"},
-            "warn",
-            "eventlet is imported",
-        ),
-        (
-            {
-                "eventlet": types.SimpleNamespace(),
-                "eventlet.patcher": types.SimpleNamespace(is_monkey_patched=bool),
-            },
+            {"gevent.monkey": types.SimpleNamespace(is_anything_patched=raising_query)},
             {},
-            "warn",
-            "eventlet monkey-patches socket",
+            "ok",
+            "no gevent or eventlet monkey-patching",
         ),
+        ({}, {"GUNICORN_CMD_ARGS": "-w 1 -k gevent"}, "fail", "GUNICORN_CMD_ARGS chooses"),
+        ({}, {"GUNICORN_CMD_ARGS": "--worker-class=eventlet"}, "fail", "GUNICORN_CMD_ARGS"),
+        ({}, {"GUNICORN_CMD_ARGS": "-k gthread --threads 4"}, "ok", "no gevent or eventlet"),
+        ({}, {"GEVENT_SUPPORT": "True"}, "warn", "GEVENT_SUPPORT=True is set"),
+        ({}, {"GEVENT_SUPPORT": "no"}, "ok", "no gevent or eventlet monkey-patching"),
     ],
 )
 def test_green_threads(
     modules: dict[str, object], env: dict[str, str], status: str, title: str
 ) -> None:
-    """gevent needs GEVENT_SUPPORT; eventlet always warns, as debugpy has no support for it."""
+    """Patching, or a gevent or eventlet gunicorn worker, fails; GEVENT_SUPPORT only hints."""
     check = check_green_threads(modules, env, never_installed)
     assert check.status == status
     assert check.title.startswith(title)
+    if status != "ok":
+        assert "gunicorn -k gthread, or remotedbg run" in check.detail
+        assert "GEVENT_SUPPORT does not change that" in check.detail
+
+
+def test_gunicorn_gevent_worker_fails(tmp_path: Path) -> None:
+    """A gevent worker chosen in GUNICORN_CMD_ARGS fails, naming the worker and the fix."""
+    result = doctor(make_probe(tmp_path, {"GUNICORN_CMD_ARGS": "--workers 1 -k gevent"}))
+    assert result.exit_code == 1
+    assert lines(result, "fail") == [
+        "fail GUNICORN_CMD_ARGS chooses gunicorn's gevent worker, where the debugger will not "
+        "arm — a breakpoint would freeze the whole worker, and GEVENT_SUPPORT does not change "
+        "that; debug with a thread-based worker instead: gunicorn -k gthread, or remotedbg run"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "worker"),
+    [
+        ("", None),
+        ("-w 2 --timeout 0", None),
+        ("-k gevent", "gevent"),
+        ("-keventlet", "eventlet"),
+        (
+            "--worker-class gunicorn.workers.ggevent.GeventWorker",
+            "gunicorn.workers.ggevent.GeventWorker",
+        ),
+        ("--worker-class=gthread", "gthread"),
+        ("-k sync -k gevent", "gevent"),
+        ("--keep-alive 5", None),
+        ("-k", None),
+        ("-k 'gevent", None),
+    ],
+)
+def test_gunicorn_worker_class(args: str, worker: str | None) -> None:
+    """The worker class is read from GUNICORN_CMD_ARGS as gunicorn reads it; the last one wins."""
+    assert gunicorn_worker_class({"GUNICORN_CMD_ARGS": args}) == worker
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        {},
+        patched_gevent(),
+        patched_gevent(patched=False),
+        patched_eventlet("thread"),
+        patched_eventlet("socket"),
+        patched_eventlet("os"),
+    ],
+)
+def test_green_patching_agrees_with_the_debugger(
+    monkeypatch: pytest.MonkeyPatch, modules: dict[str, object]
+) -> None:
+    """The doctor finds patching exactly where the debugger refuses to arm, naming the library."""
+    for name in ("gevent.monkey", "eventlet.patcher"):
+        if name in modules:
+            monkeypatch.setitem(sys.modules, name, modules[name])
+        else:
+            monkeypatch.delitem(sys.modules, name, raising=False)
+    library = green_patching(modules)
+    refusal = monkey_patched()
+    if library is None:
+        assert refusal is None
+    else:
+        assert refusal is not None
+        assert f"monkey-patched by {library}," in refusal
 
 
 def test_gevent_installed_only() -> None:
-    """gevent installed but not imported is a note about gunicorn's gevent workers."""
+    """gevent installed but not imported is a note: its workers would not arm."""
     check = check_green_threads({}, {}, lambda name: name == "gevent")
     assert check.status == "ok"
-    assert "GEVENT_SUPPORT=True" in check.detail
+    assert check.title == "gevent is installed, but nothing is monkey-patched here"
+    assert "gunicorn -k gthread" in check.detail
 
 
 def test_app_checks() -> None:

@@ -5,7 +5,7 @@ debugging = Settings.load().enable  # REMOTEDBG_ENABLE, read and checked as the 
 
 bind = "127.0.0.1:8000"
 # One worker: only one process can own the debugger port. Other workers would log
-# "the debugger port ... is in use" once, never arm, and never stop on a breakpoint.
+# "the debugger port ... is in use", try again every 30 s, and not stop meanwhile.
 workers = 1 if debugging else 4
 # A sync worker paused at a breakpoint sends gunicorn no heartbeat, and gunicorn kills
 # workers that stay silent for `timeout` seconds. 0 turns that check off.
