@@ -6,6 +6,7 @@ on a thread the developer used, gevent, a fork after loading the app, the window
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -115,6 +116,37 @@ def test_a_visitor_never_runs_traced_outside_the_hook(tmp_path: Path) -> None:
                 with pytest.raises(TimeoutError):
                     client.wait_event("stopped", timeout=1.0)
                 assert visitor.result(timeout=10).body == b"inner"
+    finally:
+        server.stop()
+
+
+def test_a_visitor_never_runs_traced_in_the_runners_server_code(tmp_path: Path) -> None:
+    """Under `remotedbg run`, a breakpoint in Werkzeug's own serving code, which runs
+    outside the hook, stops the developer's request and never a visitor's."""
+    import werkzeug.serving
+
+    source, first = inspect.getsourcelines(werkzeug.serving.WSGIRequestHandler.run_wsgi)
+    # Run once per request, after the app returned and before the server closes its body.
+    marker = 'hasattr(application_iter, "close")'
+    [line] = [first + i for i, text in enumerate(source) if marker in text]
+    http_port, dap_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "remotedbg", "run", "wsgi_app:bare_app", "--port",
+            str(http_port), "--dap-port", str(dap_port)]  # fmt: skip
+    server = start(argv, tmp_path, {}, http_port)
+    try:
+        server.get("/health")
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            breakpoints = {Path(werkzeug.serving.__file__): [line]}
+            attach(client, breakpoints=breakpoints, arguments={"justMyCode": False})
+            paused = pause_request(client, http_port)  # the developer's: traced until closed
+            assert paused.frame["line"] == line
+            client.request("continue", {"threadId": paused.thread_id})
+            assert paused.request.result().body == b"hello tester"
+            for _ in range(3):
+                visitor = Background(http_port, source="127.0.0.2")
+                with pytest.raises(TimeoutError):
+                    client.wait_event("stopped", timeout=1.0)
+                assert visitor.result(timeout=10).body == b"hello tester"
     finally:
         server.stop()
 

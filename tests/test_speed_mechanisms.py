@@ -113,7 +113,13 @@ def test_monitoring_stops_with_the_window_and_returns_with_the_next() -> None:
         gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0, "ttl": 1}))
         tool = lambda: sys.monitoring.get_tool(sys.monitoring.DEBUGGER_ID)
         import threading
-        wrapped = lambda: threading._start_new_thread.__name__ == "pydev_start_new_thread"
+        # threading starts threads through _start_new_thread, or on 3.13+ through
+        # _start_joinable_thread; pydevd wraps whichever there is.
+        starters = ("_start_new_thread", "_start_joinable_thread")
+        wrapped = lambda: any(
+            getattr(getattr(threading, name, None), "__name__", "").startswith("pydev_start")
+            for name in starters
+        )
         assert gate.arm("127.0.0.1")
         armed, wrapped_armed = tool(), wrapped()
         deadline = time.monotonic() + 20
