@@ -44,7 +44,8 @@ cannot silently leave a default in force. An empty variable counts as unset, exc
 Values are text in the environment and in options:
 
 - on/off: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`;
-- durations: a number with a unit, `90s`, `30m`, `2h`, `1h30m`, or bare seconds;
+- durations: a number with a unit, `90s`, `30m`, `2h`, `1h30m` (a bare number is refused as
+  text, since `30` could mean seconds or minutes; from Python, an int or float is seconds);
 - addresses: IPs and CIDRs such as `203.0.113.7`, `10.1.2.0/24` or `2001:db8::/32`,
   separated by commas or spaces; `--allow` and `--trusted-proxy` may also be repeated;
 - dates: ISO 8601 with a time zone, such as `2026-11-21T18:00Z` or

@@ -1,7 +1,8 @@
 """remotedbg: stop in your IDE inside a remote web app, through a door that closes itself.
 
 Importing this package costs nothing when debugging is off: debugpy, Flask and the hook's
-machinery load only when first used (PEP 562 ``__getattr__``).
+machinery load only when first used (PEP 562 ``__getattr__``), and so does
+``__version__``, read from the installed package's metadata.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .flask_ext import RemoteDebugger
     from .middleware import RemoteDebugMiddleware
     from .settings import Settings
+
+    __version__: str
 
 __all__ = [
     "AppLoadError",
@@ -48,6 +51,11 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # from the installed metadata, read on first use only
+        from importlib.metadata import version
+
+        globals()["__version__"] = found = version(__name__)
+        return found
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'remotedbg' has no attribute {name!r}")

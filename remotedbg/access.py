@@ -192,6 +192,11 @@ class AccessPolicy:
         address = parse_address(peer)
         if address is None or address not in self.allow:
             if address is not None and address.is_loopback:
+                if "127.0.0.1" in self.allow:
+                    return (
+                        "peer is not on the allowlist (REMOTEDBG_ALLOW admits 127.0.0.1 but "
+                        "not this loopback address: connect from 127.0.0.1, or add it)"
+                    )
                 return (
                     "peer is not on the allowlist (SSH tunnels arrive from 127.0.0.1: add it "
                     "to REMOTEDBG_ALLOW to admit them)"

@@ -20,6 +20,8 @@ from .errors import AppLoadError
 __all__ = ["LoadedApp", "load_app"]
 
 _SPEC = re.compile(r"(?P<target>.+?)(?::(?P<attr>[A-Za-z_][\w.]*)(?P<call>\(.*\))?)?")
+_MODULE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_FORMS = "write module:name, module:factory('args'), module or path/to/app.py[:name]"
 _NAMES = ("app", "application")
 _FACTORIES = ("create_app", "make_app")
 
@@ -30,12 +32,26 @@ class LoadedApp(t.NamedTuple):
     root: str
 
 
+def _one_line(exc: BaseException) -> str:
+    """`exc` as ``Type: message`` on one line, however the app's exception is worded."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _malformed(spec: str) -> AppLoadError:
+    opened, closed = spec.count("("), spec.count(")")
+    why = "the factory call's parentheses do not match" if opened != closed else "malformed"
+    return AppLoadError(f"APP {spec!r}: {why}; {_FORMS}")
+
+
 def _import_target(spec: str, target: str) -> tuple[str, str | None]:
     """Import `target` (a module or a file path); return the module name and its sys.path root."""
     root: str | None = None
     if target.endswith(".py") or os.sep in target or os.path.isdir(target):
         path = os.path.realpath(target)
         if not os.path.exists(path):
+            if ":" in target or "(" in target:  # a path:name the pattern could not split
+                raise _malformed(spec)
             raise AppLoadError(f"APP {spec!r}: no file {target!r}; check the path")
         if os.path.isfile(path):
             path = os.path.splitext(path)[0]
@@ -50,6 +66,8 @@ def _import_target(spec: str, target: str) -> tuple[str, str | None]:
         if root not in sys.path:
             sys.path.insert(0, root)
     else:
+        if not _MODULE.fullmatch(target):
+            raise _malformed(spec)
         module = target
         if "" not in sys.path and os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
@@ -61,14 +79,18 @@ def _import_target(spec: str, target: str) -> tuple[str, str | None]:
                 f"APP {spec!r}: no module named {exc.name!r}; run from the project folder "
                 f"or give a path like path/to/app.py"
             ) from None
-        raise AppLoadError(f"APP {spec!r}: importing {module!r} failed: {exc}") from None
+        raise AppLoadError(
+            f"APP {spec!r}: importing {module!r} failed: {_one_line(exc)}; install what it "
+            "needs, or fix the import"
+        ) from None
     except SyntaxError as exc:
         raise AppLoadError(
-            f"APP {spec!r}: {exc.msg} in {exc.filename}, line {exc.lineno}"
+            f"APP {spec!r}: {exc.msg} at {exc.filename}:{exc.lineno}; fix the code there"
         ) from None
     except Exception as exc:
         raise AppLoadError(
-            f"APP {spec!r}: importing {module!r} raised {type(exc).__name__}: {exc}"
+            f"APP {spec!r}: importing {module!r} raised {_one_line(exc)}; fix what it needs "
+            "at import time"
         ) from None
     return module, root
 
@@ -89,7 +111,7 @@ def _call_factory(spec: str, factory: t.Callable[..., t.Any], call: str) -> t.An
         return factory(*args, **kwargs)
     except Exception as exc:
         raise AppLoadError(
-            f"APP {spec!r}: calling the factory raised {type(exc).__name__}: {exc}"
+            f"APP {spec!r}: calling the factory raised {_one_line(exc)}; fix what it needs"
         ) from None
 
 

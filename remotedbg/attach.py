@@ -1,11 +1,14 @@
-"""`remotedbg attach URL`: the laptop side, so the IDE config stays `localhost:5678`, no secrets.
+"""`remotedbg attach URL`: the laptop side, so the IDE config stays `127.0.0.1:5678`, no secrets.
 
 It arms the remote debugger (a GET of ``URL/__remotedbg__`` from this allowlisted machine),
-then serves a local DAP port. Each IDE connection is relayed to the remote bridge, and its
-``attach`` request gains the token (from ``--token`` or ``REMOTEDBG_TOKEN``, never from a
-project file) and, when the IDE sent none, ``pathMappings`` from the server's ``app_root``
-to the local project. Nothing else is touched: after ``attach``, frames pass through as
-they are.
+then serves a local DAP port: 5678, or when that is taken (the server's own debugger, when
+the server runs on this machine too) the first free one of :data:`FALLBACK_PORTS`, and it
+says which, with the command that writes the IDE configuration for it. An explicit
+``--local-port`` is used as given or not at all. Each IDE connection is relayed to the
+remote bridge, and its ``attach`` request gains the token (from ``--token`` or
+``REMOTEDBG_TOKEN``, never from a project file) and, when the IDE sent none,
+``pathMappings`` from the server's ``app_root`` to the local project. Nothing else is
+touched: after ``attach``, frames pass through as they are.
 
 What is guarded, because the token opens a code-execution door:
 
@@ -23,6 +26,9 @@ What is guarded, because the token opens a code-execution door:
 - **The window's end.** At ``expires_at`` no new IDE connection is accepted, but sessions
   already relaying run on (for at most :data:`EXPIRY_GRACE` seconds) until the server
   ends them, so the IDE gets the server's own "the window ended" and ``terminated``.
+- **A refusal it can explain.** The server's "wrong token" advice is written for an IDE
+  that sends the token itself; through the relay, the IDE is told where the relay's token
+  came from instead (:func:`explain_refusal`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import socket
@@ -51,7 +58,26 @@ from .peer_owner import loopback_peer_uid, owner_known_here
 if t.TYPE_CHECKING:
     from types import FrameType
 
-__all__ = ["AttachError", "Remote", "attach_main", "remote_from_status", "rewrite_attach"]
+__all__ = [
+    "DEFAULT_LOCAL_PORT",
+    "FALLBACK_PORTS",
+    "AttachError",
+    "Listener",
+    "Remote",
+    "attach_main",
+    "explain_refusal",
+    "open_listener",
+    "relay_config_command",
+    "remote_from_status",
+    "rewrite_attach",
+]
+
+#: The local port the relay listens on unless told otherwise: what IDE configurations use.
+DEFAULT_LOCAL_PORT = 5678
+#: Where the relay listens when the default is taken, tried in order: the same ports every
+#: time, so a configuration written for one run fits the next. 5679 is left out: it is
+#: PyCharm's Debug Server port, and debugpy's behind ``remotedbg bridge`` in the docs.
+FALLBACK_PORTS = range(5680, 5700)
 
 #: Bodies up to this size are parsed on the way back, to notice the attach response.
 _PEEK_LIMIT = 64 * 1024
@@ -158,6 +184,142 @@ def remote_from_status(url: str, status: t.Mapping[str, t.Any], *, ssh: bool) ->
         expires_at=_parse_expiry(status.get("expires_at")),
         token_required=bool(status.get("token_required")),
     )
+
+
+def _here(host: str) -> bool:
+    """Whether `host` is this machine: loopback, or an address of one of its interfaces."""
+    if _is_loopback(host):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(address), 0))  # only an address of this machine can be bound
+        except OSError:
+            return False
+    return True
+
+
+class Listener(t.NamedTuple):
+    """The relay's listening socket on 127.0.0.1, its port, and why not the default one."""
+
+    sock: socket.socket
+    port: int
+    #: Why the relay is not on :data:`DEFAULT_LOCAL_PORT`, or None.
+    moved: str | None
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix" and sys.platform != "cygwin":
+            # As asyncio does: a relay restarted at once may bind past its old connections.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(100)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def open_listener(port: int | None, door: tuple[str, int] | None = None) -> Listener:
+    """Listen on 127.0.0.1 at `port`, or with None at the default port or else a free one.
+
+    `door` is the server's debugger when it is on this machine: the relay never takes its
+    port (on macOS binding 127.0.0.1 beside a wildcard listener can succeed, and the relay
+    would then shadow the door it relays to). An explicit `port` that cannot be had raises
+    AttachError naming ``--local-port``; with None, the ports tried are the default, then
+    :data:`FALLBACK_PORTS`, then any the system gives.
+    """
+    leave_out = "or leave it out and remotedbg attach picks a free one"
+    if port is not None:
+        if door is not None and port == door[1]:
+            raise AttachError(
+                f"--local-port {port} is the server's own debugger, on this machine "
+                f"({door[0]}:{port}); choose another --local-port, {leave_out}"
+            )
+        try:
+            sock = _bind(port)
+        except OSError as exc:
+            raise AttachError(
+                f"--local-port {port}: cannot listen on 127.0.0.1:{port} "
+                f"({exc.strerror or exc}); choose another --local-port, {leave_out}"
+            ) from None
+        return Listener(sock, int(sock.getsockname()[1]), None)
+    if door is not None and door[1] == DEFAULT_LOCAL_PORT:
+        why = (
+            f"port {DEFAULT_LOCAL_PORT} is the server's own debugger, on this machine "
+            f"({door[0]}:{DEFAULT_LOCAL_PORT})"
+        )
+    else:
+        why = f"port {DEFAULT_LOCAL_PORT} is taken on this machine"
+    for candidate in (DEFAULT_LOCAL_PORT, *FALLBACK_PORTS, 0):
+        if door is not None and candidate == door[1]:
+            continue
+        try:
+            sock = _bind(candidate)
+        except OSError:
+            continue
+        chosen = int(sock.getsockname()[1])
+        return Listener(sock, chosen, None if chosen == DEFAULT_LOCAL_PORT else why)
+    raise AttachError("cannot listen on any port of 127.0.0.1; pass --local-port")
+
+
+def relay_config_command(port: int) -> str:
+    """The command that writes the VS Code configuration for a relay on `port`."""
+    option = "" if port == DEFAULT_LOCAL_PORT else f" --port {port}"
+    return f"remotedbg config vscode --relay{option} --write"
+
+
+def _local_root(given: str | None, app_root: str, server_here: bool) -> tuple[str, str | None]:
+    """The local side of the path mapping, and a note when it is not what was given.
+
+    Without --local-root it is the current folder, except when the app runs on this
+    machine in a folder inside it (the demo's ``./remotedbg-demo``): the current folder
+    mapped onto that one would send every breakpoint a level too deep, so the app's folder
+    maps to itself.
+    """
+    if given is not None:
+        return os.path.abspath(given), None
+    here = os.path.abspath(".")
+    if server_here and os.path.isdir(app_root):
+        real_here, real_root = os.path.realpath(here), os.path.realpath(app_root)
+        if real_root != real_here and os.path.commonpath([real_here, real_root]) == real_here:
+            return app_root, (
+                "the app runs on this machine, in a folder inside this one, so that folder "
+                "maps to itself; --local-root DIR chooses another"
+            )
+    return here, None
+
+
+#: The server's advice for a token refusal, written for an IDE that sends the token itself.
+_TOKEN_ADVICE = re.compile(
+    r"; add it to the attach configuration \(.*?\) or use `remotedbg attach`"
+)
+
+
+def explain_refusal(text: str, *, token_added: bool) -> str:
+    """A refusal of the attach request, reworded for someone already using the relay.
+
+    The server tells the IDE to add the token to its configuration "or use `remotedbg
+    attach`"; through the relay, what helps is where the relay's own token came from.
+    Any other text is returned unchanged.
+    """
+    if token_added:
+        fix = (
+            "; remotedbg attach added the token from REMOTEDBG_TOKEN (or --token): check "
+            "that it is the server's, then run remotedbg attach again"
+        )
+    else:
+        fix = (
+            "; remotedbg attach had no token to add: export REMOTEDBG_TOKEN=... (ask whoever "
+            "set up the server), then run remotedbg attach again"
+        )
+    return _TOKEN_ADVICE.sub(lambda _: fix, text, count=1)
 
 
 def rewrite_attach(
@@ -360,15 +522,20 @@ class Relay:
 
     def _watch(self, body: bytes) -> bytes:
         if len(body) <= _PEEK_LIMIT and b'"attach"' in body:
-            self._check_attach_response(body)
+            return self._check_attach_response(body)
         return frame(body)
 
-    def _check_attach_response(self, body: bytes) -> None:
+    def _check_attach_response(self, body: bytes) -> bytes:
+        """The attach response as the IDE gets it: a refusal reworded for the relay."""
         message = parse_message(body)
         if isinstance(message, Response) and message.command == "attach" and not message.success:
             text = message.message or "the attach request was refused"
+            explained = explain_refusal(text, token_added=self.token is not None)
             if "remotedbgToken" in text or "token" in text.lower():
-                self.outcome.fail(f"the server refused the token: {text}")
+                self.outcome.fail(f"the server refused the token: {explained}")
+            if explained != text:
+                return encode(dataclasses.replace(message, message=explained))
+        return frame(body)
 
 
 async def _first_body(reader: asyncio.StreamReader, decoder: Decoder) -> bytes | None:
@@ -533,7 +700,7 @@ def _status_line(remote: Remote, outcome: _Outcome) -> str:
 
 async def _serve(
     relay: Relay,
-    local_port: int,
+    listener: socket.socket,
     echo: t.Callable[[str], None],
     live: bool,
     signals: _StopSignals,
@@ -541,22 +708,16 @@ async def _serve(
     """Run until the window ends, a stop or a fatal error; return the fatal error, if any."""
     signals.into_loop(relay.outcome.stop)
     try:
-        return await _relay_window(relay, local_port, echo, live)
+        return await _relay_window(relay, listener, echo, live)
     finally:
         signals.hold()  # until asyncio.run has put its own handlers back and ours return
 
 
 async def _relay_window(
-    relay: Relay, local_port: int, echo: t.Callable[[str], None], live: bool
+    relay: Relay, listener: socket.socket, echo: t.Callable[[str], None], live: bool
 ) -> str | None:
     outcome, remote = relay.outcome, relay.remote
-    try:
-        server = await asyncio.start_server(relay.handle, "127.0.0.1", local_port)
-    except OSError as exc:
-        return (
-            f"cannot listen on 127.0.0.1:{local_port} ({exc.strerror or exc}); "
-            "choose another --local-port"
-        )
+    server = await asyncio.start_server(relay.handle, sock=listener)
     last = ""
     try:
         while not outcome.done.is_set() and (left := remote.expires_at - time.time()) > 0:
@@ -586,13 +747,16 @@ async def _relay_window(
 def attach_main(
     url: str,
     *,
-    local_port: int,
-    local_root: str,
+    local_port: int | None,
+    local_root: str | None,
     token: str | None,
     ssh: str | None,
     echo: t.Callable[[str], None] | None = None,
 ) -> None:
     """Arm, relay, and report; raises AttachError for everything the user must fix.
+
+    `local_port` None is the default port, or a free one when it is taken; `local_root`
+    None is the current folder (or the app's, when the app runs on this machine inside it).
 
     Ctrl-C and SIGTERM (kill, systemd, a closing terminal) end it at any moment with one
     line, the ssh tunnel closed, and a normal return (exit code 0).
@@ -624,8 +788,8 @@ def attach_main(
 
 def _attach(
     url: str,
-    local_port: int,
-    local_root: str,
+    local_port: int | None,
+    local_root: str | None,
     token: str | None,
     ssh: str | None,
     echo: t.Callable[[str], None],
@@ -633,15 +797,16 @@ def _attach(
     cleanup: contextlib.ExitStack,
 ) -> str:
     """attach_main's work; returns how it ended. `cleanup` closes what it opened."""
-    from .ide_config import fetch_status
+    from .ide_config import RELAY_NAME, fetch_status
 
-    status = fetch_status(url, fallback="then run remotedbg attach again")
+    status = fetch_status(url, fallback="then run remotedbg attach again", label="URL")
     remote = remote_from_status(url, status, ssh=ssh is not None)
     if remote.token_required and token is None:
         raise AttachError(
             "the server requires a token; export REMOTEDBG_TOKEN=... (ask whoever set up the "
             "server) or pass --token"
         )
+    server_here = ssh is None and _here(remote.host)
     if ssh is None:
         target = (remote.host, remote.port)
     else:
@@ -649,6 +814,10 @@ def _attach(
             tunnel = Tunnel(ssh, remote.host, remote.port)
             cleanup.callback(tunnel.close)
         target = tunnel.wait_ready()
+    with signals.deferred():
+        listener = open_listener(local_port, target if server_here else None)
+        cleanup.callback(listener.sock.close)
+    root, root_note = _local_root(local_root, remote.app_root, server_here)
     live = sys.stderr.isatty()
 
     def notice(line: str) -> None:
@@ -658,7 +827,7 @@ def _attach(
         target,
         remote,
         token=token,
-        local_root=os.path.abspath(local_root),
+        local_root=root,
         notice=notice,
         peer_uid=loopback_peer_uid if owner_known_here() else None,
     )
@@ -670,18 +839,30 @@ def _attach(
             "user a connection comes from, so any local process that connects gets a session.\n"
         )
     )
+    port = listener.port
+    moved = (
+        f"remotedbg attach: {listener.moved}, so the relay listens on 127.0.0.1:{port}.\n"
+        if listener.moved
+        else ""
+    )
+    pycharm = "remotedbg config pycharm" + ("" if port == DEFAULT_LOCAL_PORT else f" --port {port}")
     echo(
+        f"{moved}"
         f"remotedbg attach: armed pid {status.get('pid')} on {url}; the debugger is relayed "
-        f"from 127.0.0.1:{local_port}\n"
-        f"  In your IDE, attach to localhost:{local_port} with no pathMappings (VS Code: "
-        f"'remotedbg: attach (relay)' from `remotedbg config vscode --relay`).\n"
-        f"  Breakpoints map {os.path.abspath(local_root)} -> {remote.app_root}.\n"
-        f"{shared}"
+        f"from 127.0.0.1:{port}\n"
+        f"  In your IDE, attach to 127.0.0.1:{port} with no pathMappings.\n"
+        f"  VS Code: this writes the configuration '{RELAY_NAME}' for it:\n"
+        f"      {relay_config_command(port)}\n"
+        f"  PyCharm: an 'Attach to DAP' configuration with Remote address 127.0.0.1:{port}\n"
+        f"      (`{pycharm}` prints the steps).\n"
+        f"  Breakpoints map {root} -> {remote.app_root}.\n"
+        + (f"  ({root_note})\n" if root_note else "")
+        + f"{shared}"
         "  Ctrl-C to stop.\n"
     )
     signals.hold()  # _serve takes them over once the loop runs
     try:
-        fatal = asyncio.run(_serve(relay, local_port, echo, live, signals))
+        fatal = asyncio.run(_serve(relay, listener.sock, echo, live, signals))
     finally:
         signals.install()  # asyncio.run's end put the default handlers back
         signals.release()

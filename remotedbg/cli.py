@@ -25,6 +25,9 @@ from .settings import (
     parse_token,
 )
 
+if t.TYPE_CHECKING:
+    from .app_loader import LoadedApp
+
 __all__ = ["CLIError", "cli", "main"]
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -51,13 +54,14 @@ def _setting_option(spec: SettingSpec) -> t.Callable[[F], F]:
     if spec.option is None:
         raise ValueError(f"{spec.field} has no CLI option")
     repeatable = spec.option in ("--allow", "--trusted-proxy")
+    default = "" if spec.default == "none" else f" [default: {spec.default}]"
     return click.option(
         spec.option,
         spec.field,
         multiple=repeatable,
         default=() if repeatable else None,
-        metavar="ADDR" if repeatable else "VALUE",
-        help=f"{spec.help} [env: {spec.env}; default: {spec.default}]",
+        metavar=spec.metavar,
+        help=f"{spec.help}{default} [env var: {spec.env}]",
     )
 
 
@@ -92,18 +96,41 @@ def _serve_options(func: F) -> F:
 
 
 def _serve(
-    spec: str, http_host: str, http_port: str, settings: Settings, options: t.Mapping[str, object]
+    spec: str,
+    http_host: str,
+    http_port: str,
+    settings: Settings,
+    options: t.Mapping[str, object],
+    intro: str | None = None,
 ) -> None:
-    from .app_loader import load_app
-    from .runner import serve
+    """Check everything, bind the HTTP port, load the app; only then say it is serving."""
+    from .runner import bind_http, serve
 
     with one_line_errors():
         host = parse_host("--host", http_host)
         port = parse_port("--port", http_port)
     _refuse_never_arming(settings, options, port)
     with one_line_errors():
-        loaded = load_app(spec)
-    serve(loaded, settings, host, port)
+        listener = bind_http(host, port, host_label="--host", port_label="--port")
+    with listener:
+        loaded = _load_app(spec)
+        with one_line_errors():
+            serve(loaded, settings, listener, host, intro=intro)
+
+
+def _load_app(spec: str) -> LoadedApp:
+    from .app_loader import load_app
+
+    try:
+        with one_line_errors():
+            return load_app(spec)
+    except SystemExit as exc:  # sys.exit() at import would end the command without a word
+        code = 0 if exc.code is None else exc.code
+        how = f"with code {code}" if isinstance(code, int) else f"saying {str(code)!r}"
+        raise CLIError(
+            f"APP {spec!r}: the app exited {how} while being imported; keep sys.exit() out of "
+            "import time, under `if __name__ == '__main__':`"
+        ) from None
 
 
 def _as_typed(field: str, options: t.Mapping[str, object]) -> str:
@@ -158,20 +185,62 @@ def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
 
 
 @cli.command()
+@click.option(
+    "--dir",
+    "folder",
+    default="remotedbg-demo",
+    metavar="DIR",
+    help="The folder the demo app is copied to and served from, for your IDE to open. "
+    "[default: ./remotedbg-demo]",
+)
 @_serve_options
 @settings_options()
-def demo(http_host: str, http_port: str, **kwargs: t.Any) -> None:
-    """Serve a small demo app with debugging armed for this machine only."""
+def demo(folder: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
+    """Serve a small demo app with debugging armed for this machine only.
+
+    The app's source is copied to DIR and served from there, where your IDE can debug it
+    (an IDE skips site-packages, where an installed remotedbg lives). A copy that differs,
+    because you edited it, is served as it is and never overwritten.
+    """
+    import importlib.resources
+
     options = _setting_values(kwargs)
     settings = load_settings(options, enable=True)
-    from . import demo_app
-
-    click.echo(
-        f"remotedbg demo: set a breakpoint in {demo_app.__file__} (in greet()), "
-        "then open the page below.",
-        err=True,
+    source = importlib.resources.files("remotedbg").joinpath("demo_app.py").read_text("utf-8")
+    path = os.path.join(os.path.abspath(folder), "demo_app.py")
+    fix = "choose a folder of yours with --dir"
+    try:
+        with open(path, encoding="utf-8", newline="") as existing:
+            text: str | None = existing.read()
+    except FileNotFoundError:
+        text = None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CLIError(f"--dir={folder!r}: cannot read {path} ({why}); {fix}") from None
+    if text is None:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "x", encoding="utf-8", newline="") as copy:
+                copy.write(source)
+        except OSError as exc:
+            raise CLIError(
+                f"--dir={folder!r}: cannot write {path} ({exc.strerror or exc}); {fix}"
+            ) from None
+        text, done = source, "copied the demo app to"
+    elif text == source:
+        done = "serving the demo app at"
+    else:
+        done = "serving your edited copy, left as it is (delete it for a fresh one), at"
+    path = os.path.realpath(path)  # as the app's import root and the IDE's breakpoints say
+    marks = [n for n, line in enumerate(text.splitlines(), 1) if "# set a breakpoint here" in line]
+    where = f"{path}:{marks[0]}" if marks else path
+    intro = (
+        f"remotedbg demo: {done} {path}\n"
+        f"  Open {os.path.dirname(path)} in your IDE and set a breakpoint in greet(), at\n"
+        f"      {where}\n"
+        "  then open the page below. /boom stops on an unhandled ZeroDivisionError."
     )
-    _serve("remotedbg.demo_app:app", http_host, http_port, settings, options)
+    _serve(f"{path}:app", http_host, http_port, settings, options, intro=intro)
 
 
 @cli.command()
@@ -216,12 +285,46 @@ def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
             label=lambda field: _BRIDGE_LABELS.get(field) or _label(field),
         )
     _refuse_past_deadline(settings, options)
+    _check_upstream(upstream, upstream_address)
     configure_logging()
     try:
         reason = run_standalone(settings, upstream_address, announce=_announce)
     except OSError as exc:
-        raise CLIError(f"--listen={listen!r}: cannot listen ({exc.strerror or exc})") from None
+        raise CLIError(
+            f"--listen={listen!r}: cannot listen ({exc.strerror or exc}); "
+            "choose another address or port for --listen"
+        ) from None
     click.echo(f"remotedbg bridge: {reason}", err=True)
+
+
+def _check_upstream(typed: str, address: tuple[str, int]) -> None:
+    """Refuse to open a door onto nothing, without touching what listens at --upstream.
+
+    A test connection would not do: debugpy's adapter takes any connection for an IDE's,
+    and the next real attach then hangs. So each of the address's local forms is bound
+    for a moment instead (without SO_REUSEADDR, as `doctor` does): where that succeeds,
+    nothing listens. An address of another machine cannot be bound, so it is not judged.
+    """
+    import socket
+
+    host, port = address
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CLIError(
+            f"--upstream={typed!r}: cannot be resolved ({exc.strerror}); give the address "
+            "debugpy listens on, like 127.0.0.1:5679"
+        ) from None
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            try:
+                probe.bind(sockaddr)
+            except OSError:
+                return  # taken (something listens) or another machine's: cannot tell
+    raise CLIError(
+        f"--upstream={typed!r}: nothing listens there; start debugpy first "
+        f"(python -m debugpy --listen {typed} ...) or give the address it listens on"
+    )
 
 
 def _announce(text: str) -> None:
@@ -231,13 +334,16 @@ def _announce(text: str) -> None:
 @cli.command()
 @click.argument("url")
 @click.option(
-    "--local-port", default="5678", metavar="PORT", help="Local DAP port for the IDE. [5678]"
+    "--local-port",
+    default="5678",
+    metavar="PORT",
+    help="Local DAP port for the IDE. [default: 5678]",
 )
 @click.option(
     "--local-root",
     default=".",
     metavar="DIR",
-    help="Your copy of the project, for path mappings. [current directory]",
+    help="Your copy of the project, for path mappings. [default: the current directory]",
 )
 @click.option(
     "--token",
@@ -254,17 +360,27 @@ def attach(url: str, local_port: str, local_root: str, token: str | None, ssh: s
     only to URL's host (or through --ssh), and on Linux only your own user's connections
     are relayed. Ctrl-C or SIGTERM stops it (exit code 0); a problem is one line, exit 2.
     """
-    import os
-
     from .attach import attach_main
 
+    context = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
     with one_line_errors():
-        port = parse_port("--local-port", local_port)
+        # Left out, the port is 5678 or, when that is taken, one attach chooses and names.
+        port = parse_port("--local-port", local_port) if given("local_port") else None
         checked_token = parse_token("--token", token) if token else None
     if not os.path.isdir(local_root):
         raise CLIError(f"--local-root={local_root!r}: not a folder; give your project's folder")
     with one_line_errors():
-        attach_main(url, local_port=port, local_root=local_root, token=checked_token, ssh=ssh)
+        attach_main(
+            url,
+            local_port=port,
+            local_root=local_root if given("local_root") else None,
+            token=checked_token,
+            ssh=ssh,
+        )
 
 
 @cli.command()

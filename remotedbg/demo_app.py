@@ -1,8 +1,11 @@
 """The demo app of `remotedbg demo`: two pages, one of them broken on purpose.
 
-Plain Werkzeug, so the demo needs nothing beyond remotedbg's own dependencies. Set a
-breakpoint in ``greet()``, open ``/``, and inspect ``name``; open ``/boom`` to see the IDE
-stop on an unhandled exception.
+`remotedbg demo` copies this file to a folder of yours (``./remotedbg-demo/`` unless
+``--dir`` says otherwise) and serves that copy: an IDE stepping only through "my code"
+skips files under site-packages, where an installed remotedbg lives. Edit the copy as you
+like; it is never overwritten. Plain Werkzeug, so the demo needs nothing beyond remotedbg's
+own dependencies. Set a breakpoint in ``greet()``, open ``/``, and inspect ``name``; open
+``/boom`` to see the IDE stop on an unhandled exception.
 """
 
 from __future__ import annotations

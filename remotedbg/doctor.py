@@ -4,7 +4,12 @@ Each check is a plain function from explicit inputs (an environ mapping, a modul
 paths, a bind function) to one :class:`Check`, so each is tested without touching the
 machine. :class:`Probe` bundles those inputs, defaulting to this process and machine;
 :func:`run_checks` runs every check in order, and :data:`doctor_command` prints one line per
-check and a summary, and exits 1 if any check failed. Warnings never fail.
+check and a summary, and exits 1 if any check failed. Warnings never fail, and appear
+only when there is something to do.
+
+A busy debugger port is usually the app itself, armed: the doctor then asks the app's
+status page (``--url``, or this machine's usual app ports) whether remotedbg's own door
+holds it, and reports it as fine if so.
 
 Bad settings are reported as ``fail`` lines, all of them at once, never as a traceback;
 the checks that need the settings are then skipped, and the rest still run.
@@ -28,7 +33,9 @@ from pathlib import Path
 import click
 
 from .app_loader import load_app
-from .errors import AppLoadError, ConfigError
+from .cli_errors import one_line_errors
+from .errors import AppLoadError, ConfigError, RemotedbgError
+from .ide_config import fetch_status, status_url
 from .settings import ENV_PREFIX, Settings
 
 if t.TYPE_CHECKING:
@@ -38,6 +45,8 @@ __all__ = [
     "Check",
     "Probe",
     "Report",
+    "StatusAnswer",
+    "ask_status_pages",
     "bind_port",
     "check_allowlist",
     "check_app",
@@ -52,7 +61,6 @@ __all__ = [
     "check_python",
     "check_reloader",
     "check_settings",
-    "check_subprocesses",
     "check_until",
     "detect_container",
     "doctor_command",
@@ -84,6 +92,11 @@ PROXY_MARKERS = tuple(
         "traefik/traefik.toml",
     )
 )
+#: Where an app usually answers on this machine, asked when no --url is given:
+#: `remotedbg run` and `flask run` (5000), gunicorn (8000), waitress (8080).
+LOCAL_APP_URLS = ("http://127.0.0.1:5000", "http://127.0.0.1:8000", "http://127.0.0.1:8080")
+#: Seconds to wait for a status page.
+STATUS_TIMEOUT = 2.0
 #: What debugpy (pydevd) reads as true and false in its environment variables.
 _PYDEVD_TRUE = ("yes", "true", "1")
 _PYDEVD_FALSE = ("no", "false", "0")
@@ -173,6 +186,10 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _fetch_status(url: str) -> t.Mapping[str, object]:
+    return fetch_status(url, timeout=STATUS_TIMEOUT, fallback="or give the app's URL with --url")
+
+
 @dataclasses.dataclass(frozen=True)
 class Probe:
     """Everything the checks look at; the defaults are this process and this machine."""
@@ -187,6 +204,7 @@ class Probe:
     installed: t.Callable[[str], bool] = _installed
     load_app: t.Callable[[str], str] = _load_app_module
     now: t.Callable[[], datetime] = _now
+    fetch_status: t.Callable[[str], t.Mapping[str, object]] = _fetch_status
     python: tuple[int, int] = (sys.version_info[0], sys.version_info[1])
     platform: str = sys.platform
 
@@ -352,10 +370,71 @@ def _where(host: str, port: int | str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StatusAnswer:
+    """What one app's status page said: its JSON object, or the `problem` in getting it."""
+
+    url: str
+    status: t.Mapping[str, object] | None = None
+    problem: str = ""
+
+    def holds(self, port: int) -> bool:
+        """Whether this app's armed door is the listener on `port`."""
+        return (
+            self.status is not None
+            and self.status.get("armed") is True
+            and self.status.get("dap_port") == port
+        )
+
+    def said(self) -> str:
+        """What the answer was, in a few words, for a line that it did not settle."""
+        if self.status is None:
+            return self.problem
+        found = ", ".join(
+            f"{key} {self.status.get(key)!r}"
+            for key in ("armed", "dap_port", "error")
+            if self.status.get(key) is not None
+        )
+        return f"{self.url} says {found}"
+
+
+def ask_status_pages(
+    urls: t.Sequence[str], port: int, fetch: t.Callable[[str], t.Mapping[str, object]]
+) -> tuple[StatusAnswer, ...]:
+    """Each app's status page at `urls`, asked in turn until one's armed door holds `port`.
+
+    Like any request from an allowlisted address, asking arms an app that is not armed.
+    """
+    answers = []
+    for url in urls:
+        try:
+            answer = StatusAnswer(url=status_url(url), status=fetch(url))
+        except RemotedbgError as exc:
+            answer = StatusAnswer(url=url, problem=str(exc))
+        answers.append(answer)
+        if answer.holds(port):
+            break
+    return tuple(answers)
+
+
+def _no_answers() -> tuple[StatusAnswer, ...]:
+    return ()
+
+
 def check_port(
-    host: str, port: int, bind: t.Callable[[str, int], None], platform: str = sys.platform
+    host: str,
+    port: int,
+    bind: t.Callable[[str, int], None],
+    platform: str = sys.platform,
+    answers: t.Callable[[], t.Sequence[StatusAnswer]] = _no_answers,
+    *,
+    url_given: bool = False,
 ) -> Check:
-    """The debugger's address can be listened on: bound by no one, and this machine's own."""
+    """The debugger's address can be listened on: bound by no one, and this machine's own.
+
+    A port in use is fine when remotedbg's own armed door holds it: `answers` asks the
+    status pages (only then), and `url_given` says whether the user named the app's URL.
+    """
     where = _where(host, port)
     if port == 0:
         return Check(
@@ -374,17 +453,7 @@ def check_port(
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno == errno.EADDRINUSE:
-            finder = (
-                f"ss -ltnp 'sport = :{port}'"
-                if platform.startswith("linux")
-                else f"lsof -nP -iTCP:{port} -sTCP:LISTEN"
-            )
-            return Check(
-                "fail",
-                f"debugger port {port} is in use ({where})",
-                f"find who holds it with `{finder}` (a running app with remotedbg armed holds "
-                f"it too), or pick another REMOTEDBG_DAP_PORT",
-            )
+            return _port_in_use(port, where, platform, answers(), url_given=url_given)
         if exc.errno == errno.EADDRNOTAVAIL:
             return Check(
                 "fail",
@@ -403,6 +472,42 @@ def check_port(
             "check REMOTEDBG_DAP_HOST and REMOTEDBG_DAP_PORT",
         )
     return Check("ok", f"debugger port {where} is free")
+
+
+def _port_in_use(
+    port: int,
+    where: str,
+    platform: str,
+    answers: t.Sequence[StatusAnswer],
+    *,
+    url_given: bool,
+) -> Check:
+    """A busy debugger port: fine if an app's status page says its armed door holds it."""
+    for answer in answers:
+        status = answer.status
+        if status is not None and answer.holds(port):
+            until = status.get("expires_at")
+            return Check(
+                "ok",
+                f"debugger port {where} is in use by remotedbg's own door, "
+                + (f"armed until {until}" if until else "armed"),
+                f"{answer.url} says so (pid {status.get('pid')})",
+            )
+    finder = (
+        f"ss -ltnp 'sport = :{port}'"
+        if platform.startswith("linux")
+        else f"lsof -nP -iTCP:{port} -sTCP:LISTEN"
+    )
+    detail = f"find who holds it with `{finder}`, or pick another REMOTEDBG_DAP_PORT"
+    said = [answer.said() for answer in answers if url_given or answer.status is not None]
+    if said:
+        detail += f"; no status page says remotedbg holds it ({'; '.join(said)})"
+    if not url_given:
+        detail += (
+            "; if your app holds it, give the app's URL with --url so the doctor can ask "
+            "its status page"
+        )
+    return Check("fail", f"debugger port {port} is in use ({where})", detail)
 
 
 def check_listener(settings: Settings) -> Check:
@@ -704,30 +809,31 @@ def check_app(spec: str, load: t.Callable[[str], str]) -> Check:
     return Check("ok", f"APP {spec!r} loads", f"module {module}")
 
 
-def check_subprocesses() -> Check:
-    """Child processes are not debugged: debugpy's adapter runs in-process."""
-    return Check(
-        "warn",
-        "child processes are not debugged",
-        "debugpy runs its adapter in-process here (that is what makes arming take "
-        "milliseconds), so it cannot auto-attach to subprocesses (subProcess); debug the code "
-        "that runs in the serving process",
-    )
-
-
 # -- all of it ----------------------------------------------------------------------------
 
 
-def run_checks(app: str | None, probe: Probe) -> Report:
-    """Every check, in the order printed; APP is imported before gevent is looked for."""
+def run_checks(app: str | None, probe: Probe, url: str | None = None) -> Report:
+    """Every check, in the order printed; APP is imported before gevent is looked for.
+
+    `url` is the app's URL, whose status page is asked if the debugger port is busy;
+    without it, :data:`LOCAL_APP_URLS` are.
+    """
     settings, checks = check_settings(probe.environ)
+    urls = LOCAL_APP_URLS if url is None else (url,)
     skipped: tuple[str, ...] = ()
     if settings is None:
         skipped = NEEDS_SETTINGS
     else:
         checks += [
             check_enable(settings),
-            check_port(settings.dap_host, settings.dap_port, probe.bind, probe.platform),
+            check_port(
+                settings.dap_host,
+                settings.dap_port,
+                probe.bind,
+                probe.platform,
+                lambda: ask_status_pages(urls, settings.dap_port, probe.fetch_status),
+                url_given=url is not None,
+            ),
             check_listener(settings),
             check_allowlist(settings.allow),
             check_proxies(
@@ -746,7 +852,6 @@ def run_checks(app: str | None, probe: Probe) -> Report:
         check_flask_debug(probe.environ),
         check_reloader(probe.environ),
         check_green_threads(probe.modules, probe.environ, probe.installed),
-        check_subprocesses(),
     ]
     return Report(tuple(checks), skipped)
 
@@ -769,16 +874,28 @@ def render(check: Check, *, color: bool = False) -> str:
 
 @click.command("doctor")
 @click.argument("app", required=False)
+@click.option(
+    "--url",
+    metavar="URL",
+    help="The running app's URL, as seen from here (http://127.0.0.1:8000). If the debugger "
+    "port is in use, its status page tells whether the app's own armed debugger holds it. "
+    "[default: try http://127.0.0.1 on ports 5000, 8000 and 8080]",
+)
 @click.pass_context
-def doctor_command(ctx: click.Context, app: str | None) -> None:
+def doctor_command(ctx: click.Context, app: str | None, url: str | None) -> None:
     """Check this machine and the REMOTEDBG_* settings for what would stop debugging.
 
     With APP (module:name, module or path/to/file.py[:name], as for `remotedbg run`), also
     check that it imports. Prints one line per check; exits 1 if any failed (warnings do
-    not fail). Settings come from the environment only.
+    not fail). Settings come from the environment only: run it in the app's environment.
+    If the debugger port is in use, it asks the app's status page (see --url), which, like
+    any request from an allowlisted address, arms an app that is not armed yet.
     """
+    if url is not None:
+        with one_line_errors():
+            status_url(url)
     # A Probe passed as the context object replaces the machine (tests); else it is this one.
-    report = run_checks(app, ctx.find_object(Probe) or Probe())
+    report = run_checks(app, ctx.find_object(Probe) or Probe(), url)
     for check in report.checks:
         # click.echo drops the colors when stdout is not a terminal.
         click.echo(render(check, color=True))

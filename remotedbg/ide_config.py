@@ -16,6 +16,7 @@ Options with a bad value raise :class:`remotedbg.errors.ConfigError`, as setting
 from __future__ import annotations
 
 import json
+import shlex
 import typing as t
 import urllib.error
 import urllib.parse
@@ -39,6 +40,8 @@ __all__ = [
 
 #: The configuration `remotedbg attach` tells people to use.
 RELAY_NAME = "remotedbg: attach (relay)"
+#: The port the IDE connects to unless told otherwise, and `remotedbg attach` relays from.
+_DEFAULT_PORT = 5678
 #: Seconds to wait for the status page before giving up.
 STATUS_TIMEOUT = 5.0
 #: The status page is a few hundred bytes; anything far larger is not it.
@@ -59,16 +62,17 @@ class StatusPageError(IdeConfigError):
     """The status page could not be fetched, or did not hold an ``app_root``."""
 
 
-def status_url(url: str) -> str:
+def status_url(url: str, *, label: str = "--url") -> str:
     """The status page URL for an app URL: ``https://host/app`` → ``https://host/app/__remotedbg__``.
 
     The status page is answered at that path under wherever the app is mounted, so the path
-    of `url` is kept. A `url` that already ends with it is returned unchanged.
+    of `url` is kept. A `url` that already ends with it is returned unchanged. `label` is
+    how the error for a bad `url` names it: the option, or ``URL`` for an argument.
     """
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise ConfigError(
-            "--url", url, "not an http or https URL", "write it like https://staging.example.com"
+            label, url, "not an http or https URL", "write it like https://staging.example.com"
         )
     path = parts.path.rstrip("/")
     if not path.endswith(_STATUS_PATH):
@@ -81,14 +85,16 @@ def fetch_status(
     *,
     timeout: float = STATUS_TIMEOUT,
     fallback: str = "or pass --remote-root PATH instead",
+    label: str = "--url",
 ) -> dict[str, t.Any]:
     """GET the status page of the app at `url` and return its JSON object.
 
     The object is checked to hold a non-empty string ``app_root``; anything else (no answer,
     an HTTP error, not JSON) raises :class:`StatusPageError` with one line that says what
-    happened and what to do, ending with `fallback`, the caller's way around it.
+    happened and what to do, ending with `fallback`, the caller's way around it. A `url`
+    that is not http or https raises ConfigError naming `label`.
     """
-    target = status_url(url)
+    target = status_url(url, label=label)
     # status_url() admits only http and https, so no file: or custom scheme gets here.
     request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310
     try:
@@ -156,14 +162,58 @@ def _attach_port(option: str, raw: str) -> int:
     return port
 
 
-def _remote_root(remote_root: str | None, url: str | None) -> tuple[str | None, bool]:
-    """The server's app root from --remote-root or --url, and whether it needs a token."""
+class _Server(t.NamedTuple):
+    """What the configuration needs to know of the server, from the options or its page."""
+
+    app_root: str | None
+    token_required: bool = False
+    #: The debugger's port on the status page, when it gave a real one.
+    dap_port: int | None = None
+
+
+def _server(remote_root: str | None, url: str | None) -> _Server:
+    """The server's app root from --remote-root or --url; with --url, its token and port."""
     if remote_root is not None and url is not None:
         raise ConfigError("--url", url, "given together with --remote-root", "use one of the two")
     if url is None:
-        return remote_root, False
+        return _Server(remote_root)
     status = fetch_status(url)
-    return str(status["app_root"]), status.get("token_required") is True
+    port = status.get("dap_port")
+    real_port = type(port) is int and 0 < port < 65536
+    return _Server(
+        str(status["app_root"]),
+        status.get("token_required") is True,
+        t.cast("int", port) if real_port else None,
+    )
+
+
+def _vscode_command(
+    *,
+    name: str,
+    host: str,
+    port: str | None,
+    server: str | None,
+    url: bool,
+    relay: bool,
+    just_my_code: bool,
+) -> str:
+    """The ``remotedbg config vscode ... --write`` that writes what these options print."""
+    from .vscode_config import DEFAULT_NAME
+
+    argv = ["remotedbg", "config", "vscode"]
+    if relay:
+        argv.append("--relay")
+    if name != (RELAY_NAME if relay else DEFAULT_NAME):
+        argv += ["--name", name]
+    if host != "127.0.0.1":
+        argv += ["--host", host]
+    if port is not None:
+        argv += ["--port", port]
+    if server is not None:
+        argv += ["--url" if url else "--remote-root", server]
+    if not just_my_code:
+        argv.append("--no-just-my-code")
+    return shlex.join([*argv, "--write"])
 
 
 def _target_options(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
@@ -179,9 +229,11 @@ def _target_options(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             ),
             click.option(
                 "--port",
-                default="5678",
+                default=None,
                 metavar="PORT",
-                help="Port the IDE connects to (REMOTEDBG_DAP_PORT on the server). [default: 5678]",
+                help="Port the IDE connects to: the server's REMOTEDBG_DAP_PORT, your end of a "
+                "tunnel, or the port `remotedbg attach` relays from. [default: 5678; VS Code "
+                "with --url: the dap_port on the status page]",
             ),
             click.option(
                 "--remote-root",
@@ -248,7 +300,7 @@ config_group = click.Group(
 def vscode(
     name: str,
     host: str,
-    port: str,
+    port: str | None,
     remote_root: str | None,
     url: str | None,
     relay: bool,
@@ -264,28 +316,37 @@ def vscode(
 
     with one_line_errors():
         attach_host = parse_host("--host", host)
-        attach_port = _attach_port("--port", port)
+        given_port = None if port is None else _attach_port("--port", port)
         if relay and (remote_root is not None or url is not None):
             raise IdeConfigError(
                 "--relay: remotedbg attach maps the paths itself; drop --remote-root and --url"
             )
-        root, token_required = (None, False) if relay else _remote_root(remote_root, url)
+        server = _Server(None) if relay else _server(remote_root, url)
         if relay and name == vscode_config.DEFAULT_NAME:
             name = RELAY_NAME
         config = vscode_config.attach_configuration(
             name=name,
             host=attach_host,
-            port=attach_port,
-            remote_root=root,
+            port=given_port or server.dap_port or _DEFAULT_PORT,
+            remote_root=server.app_root,
             just_my_code=just_my_code,
             relay=relay,
         )
         if write_to is None:
-            click.echo(vscode_config.render_snippet(config), nl=False)
+            command = _vscode_command(
+                name=name,
+                host=host,
+                port=None if given_port is None else str(given_port),
+                server=url if url is not None else remote_root,
+                url=url is not None,
+                relay=relay,
+                just_my_code=just_my_code,
+            )
+            click.echo(vscode_config.render_snippet(config, write_command=command), nl=False)
         else:
             action = vscode_config.write_launch_json(write_to, config)
             click.echo(_WRITTEN[action].format(name=json.dumps(name), path=write_to))
-    if token_required:
+    if server.token_required:
         click.echo(
             "The server requires a token: export REMOTEDBG_TOKEN in the shell that starts VS Code.",
             err=True,
@@ -312,13 +373,14 @@ def vscode(
     is_flag=False,
     flag_value=".run/remotedbg attach.run.xml",
     default=None,
-    metavar="[PATH]",
-    help="Refused: PyCharm's file format for this configuration is not documented.",
+    # Hidden: it only refuses. Kept so that `--write`, tried by analogy with `config vscode`,
+    # gets the reason in one line rather than click's "No such option".
+    hidden=True,
 )
 def pycharm(
     name: str,
     host: str,
-    port: str,
+    port: str | None,
     remote_root: str | None,
     url: str | None,
     ide_port: str,
@@ -331,9 +393,9 @@ def pycharm(
         if write_to is not None:
             raise IdeConfigError(pycharm_config.WRITE_REFUSAL)
         attach_host = parse_host("--host", host)
-        attach_port = _attach_port("--port", port)
+        attach_port = _DEFAULT_PORT if port is None else _attach_port("--port", port)
         debug_server_port = _attach_port("--ide-port", ide_port)
-        root, _ = _remote_root(remote_root, url)
+        root = _server(remote_root, url).app_root
         click.echo(
             pycharm_config.render_steps(
                 name=name,

@@ -13,9 +13,11 @@ https://www.jetbrains.com/help/pycharm/run-debug-configuration-python-remote-deb
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_NAME", "WRITE_REFUSAL", "render_steps"]
+__all__ = ["DEFAULT_NAME", "DEFAULT_PORT", "WRITE_REFUSAL", "render_steps"]
 
 DEFAULT_NAME = "remotedbg attach"
+#: The port `remotedbg attach` relays from unless it is taken.
+DEFAULT_PORT = 5678
 WRITE_REFUSAL = (
     "--write is not supported for PyCharm: JetBrains does not document the .run.xml format "
     'of "Attach to DAP" configurations, and a guessed file could load with a wrong path '
@@ -27,7 +29,7 @@ def render_steps(
     *,
     name: str = DEFAULT_NAME,
     host: str = "127.0.0.1",
-    port: int = 5678,
+    port: int = DEFAULT_PORT,
     remote_root: str | None = None,
     ide_port: int = 5679,
 ) -> str:
@@ -42,6 +44,18 @@ def render_steps(
         if remote_root is not None
         else "none needed (the app runs in your project folder)"
     )
+    # Without --local-port, attach relays from the default port or, when that one is taken
+    # (the app's own debugger, with the app on this machine), from another that it names.
+    local_port = "" if port == DEFAULT_PORT else f" --local-port {port}"
+    moved = (
+        [
+            f"  When port {port} is taken here (by the app's own debugger, when the app runs on",
+            "  this machine too), it relays from another port and says which: put that one in",
+            "  Remote address.",
+        ]
+        if port == DEFAULT_PORT
+        else []
+    )
     lines = [
         'PyCharm 2025.3 or later: an "Attach to DAP" run configuration',
         "  1. Run | Edit Configurations... | + (Add New Configuration) | Attach to DAP",
@@ -54,10 +68,11 @@ def render_steps(
         f'     "{name}" and click Debug.',
         "  Token: PyCharm documents no way to add arguments such as remotedbgToken to its",
         "  attach request, so let remotedbg add it. On your machine, run",
-        f"      REMOTEDBG_TOKEN=... remotedbg attach https://your-app --local-port {port}",
+        f"      REMOTEDBG_TOKEN=... remotedbg attach https://your-app{local_port}",
         "  (add --ssh you@your-server when the debugger listens on the server's loopback)",
         f"  and keep Remote address {_address(host, port)}: remotedbg attach relays it to the",
         "  server, adding the token and the path mappings on the way.",
+        *moved,
         "",
         'Older PyCharm: the "Python Debug Server"',
         "  In PyCharm:",

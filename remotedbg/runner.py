@@ -10,10 +10,13 @@ unhandled errors with a 500 itself.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
 import typing as t
 
+from .errors import ConfigError
 from .middleware import STATUS_PATH, RemoteDebugMiddleware
 from .settings import format_duration
 
@@ -23,7 +26,11 @@ if t.TYPE_CHECKING:
     from .app_loader import LoadedApp
     from .settings import Settings
 
-__all__ = ["hook_app", "serve"]
+__all__ = ["bind_http", "hook_app", "serve"]
+
+#: The listen backlog Werkzeug's own server uses.
+_BACKLOG = 128
+_LOCAL = "use an address of this machine, like 127.0.0.1, or 0.0.0.0 for all of them"
 
 
 def hook_app(
@@ -81,18 +88,76 @@ def configure_logging() -> None:
     logger.setLevel(logging.INFO)
 
 
-def serve(loaded: LoadedApp, settings: Settings, host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
+def bind_http(
+    host: str, port: int, *, host_label: str = "host", port_label: str = "port"
+) -> socket.socket:
+    """A listening socket on `host`:`port`, or a ConfigError naming what to change.
+
+    Bound here rather than by Werkzeug, which prints the bare OS error and exits: binding
+    first lets a busy port or a wrong address be one line before anything says "serving".
+    The address family is chosen as Werkzeug chooses it, which then serves on this socket.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
+    except socket.gaierror as exc:
+        raise ConfigError(
+            host_label, host, f"cannot be resolved ({exc.strerror})", _LOCAL
+        ) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Werkzeug does
+        sock.bind(address)
+        sock.listen(_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                port_label,
+                port,
+                f"already in use by another program ({reason})",
+                f"choose another {port_label}, or stop that program",
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(
+                host_label, host, f"not an address of this machine ({reason})", _LOCAL
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                port_label,
+                port,
+                f"this user may not listen on it ({reason})",
+                f"choose a {port_label} above 1023",
+            ) from None
+        raise ConfigError(
+            port_label,
+            port,
+            f"cannot listen on {host} ({reason})",
+            f"choose another {host_label} or {port_label}",
+        ) from None
+    return sock
+
+
+def serve(
+    loaded: LoadedApp,
+    settings: Settings,
+    listener: socket.socket,
+    host: str,
+    *,
+    intro: str | None = None,
+) -> None:
+    """Serve the hooked app on `listener` (from :func:`bind_http` with the same `host`)."""
+    from werkzeug.serving import make_server
 
     app, _ = hook_app(loaded, settings)
-    configure_logging()
-    print(instructions(host, port, settings), file=sys.stderr, flush=True)
-    run_simple(
-        host,
-        port,
-        app,
-        use_debugger=False,
-        use_reloader=False,
-        passthrough_errors=True,
-        threaded=True,
+    port = int(listener.getsockname()[1])
+    server = make_server(
+        host, port, app, threaded=True, passthrough_errors=True, fd=listener.fileno()
     )
+    configure_logging()
+    if intro:
+        print(intro, file=sys.stderr)
+    print(instructions(host, port, settings), file=sys.stderr, flush=True)
+    server.log_startup()
+    server.serve_forever()

@@ -143,8 +143,14 @@ def parse_port(name: str, raw: object) -> int:
 
 
 def parse_duration(name: str, raw: object, *, zero_ok: bool, maximum: float) -> float:
-    """Seconds from ``90s``, ``30m``, ``2h``, ``1h30m`` or a bare number of seconds."""
+    """Seconds from ``90s``, ``30m``, ``2h`` or ``1h30m``; Python numbers are seconds.
+
+    Text needs a unit: ``30`` could mean seconds or minutes, and a 30-minute window read as
+    30 seconds (or the reverse) is a surprise, so it is refused with both readings as the
+    fix. Only ``0`` means the same in every unit and needs none.
+    """
     seconds: float | None = None
+    fix = "use a number with a unit, like 90s, 30m or 2h"
     if isinstance(raw, timedelta):
         seconds = raw.total_seconds()
     elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -152,10 +158,16 @@ def parse_duration(name: str, raw: object, *, zero_ok: bool, maximum: float) -> 
     else:
         text = str(raw).strip().lower()
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
+            if float(text) != 0:
+                raise ConfigError(
+                    name,
+                    raw,
+                    "a duration needs a unit",
+                    f"write {text}s for seconds or {text}m for minutes",
+                )
+            seconds = 0.0
         elif text and re.fullmatch(f"(?:{_DURATION_PART.pattern})+", text):
             seconds = sum(float(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(text))
-    fix = "use a number with a unit, like 90s, 30m or 2h"
     if seconds is None:
         raise ConfigError(name, raw, "not a duration", fix)
     if seconds < 0 or (seconds == 0 and not zero_ok):
@@ -319,6 +331,8 @@ class SettingSpec(t.NamedTuple):
     parse: t.Callable[[str, object], t.Any]
     default: str
     help: str
+    #: What the option's value is, for ``--help``: ``--ttl DURATION``.
+    metavar: str = "VALUE"
 
 
 SPECS: tuple[SettingSpec, ...] = (
@@ -340,6 +354,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "Client addresses that may arm the debugger: IPs and CIDRs, IPv4 and IPv6, comma or "
         "space separated. A catch-all such as 0.0.0.0/0 is refused, and so is any list "
         "matching more public addresses than a /8 (IPv4) or a /32 (IPv6).",
+        metavar="ADDRESS",
     ),
     SettingSpec(
         "trusted_proxies",
@@ -350,6 +365,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "CIDRs of reverse proxies whose X-Forwarded-For / Forwarded header is believed, "
         "walked from the right. From any other peer, a forwarding header blocks arming. "
         "Lists matching more public addresses than a /8 (IPv4) or a /32 (IPv6) are refused.",
+        metavar="ADDRESS",
     ),
     SettingSpec(
         "dap_host",
@@ -358,6 +374,7 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_host,
         "127.0.0.1",
         "Address the IDE attaches to. Anything but loopback requires a token.",
+        metavar="HOST",
     ),
     SettingSpec(
         "dap_port",
@@ -366,6 +383,7 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_port,
         "5678",
         "Port the IDE attaches to (0 picks a free one; the status page tells which).",
+        metavar="PORT",
     ),
     SettingSpec(
         "token",
@@ -376,6 +394,7 @@ SPECS: tuple[SettingSpec, ...] = (
         f"Shared secret the IDE must send as `remotedbgToken` in its attach request; at least "
         f"{MIN_TOKEN_LENGTH} printable characters and {MIN_TOKEN_BITS} random bits (runs, "
         f"repeats and few distinct characters are refused). `remotedbg token` makes one.",
+        metavar="TOKEN",
     ),
     SettingSpec(
         "ttl",
@@ -384,14 +403,17 @@ SPECS: tuple[SettingSpec, ...] = (
         lambda name, raw: parse_duration(name, raw, zero_ok=False, maximum=MAX_TTL),
         "30m",
         "How long an armed window lasts: 90s, 30m, 2h (at most 24h).",
+        metavar="DURATION",
     ),
     SettingSpec(
         "wait",
         "REMOTEDBG_WAIT",
         "--wait",
         lambda name, raw: parse_duration(name, raw, zero_ok=True, maximum=MAX_WAIT),
-        "0",
-        "Hold the arming request until an IDE attaches, at most this long.",
+        "0s",
+        "Hold the arming request until an IDE attaches, at most this long: 30s, 2m (at most "
+        "10m; 0s answers at once).",
+        metavar="DURATION",
     ),
     SettingSpec(
         "until",
@@ -400,6 +422,7 @@ SPECS: tuple[SettingSpec, ...] = (
         parse_until,
         "none",
         "Absolute deadline (ISO 8601 with a time zone); after it nothing arms again.",
+        metavar="DATETIME",
     ),
     SettingSpec(
         "backend",

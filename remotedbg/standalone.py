@@ -24,6 +24,11 @@ __all__ = ["run_standalone"]
 log = logging.getLogger("remotedbg")
 
 
+def _endpoint(host: str, port: int) -> str:
+    """``host:port`` as it is typed back: an IPv6 address in brackets, ``[::1]:5678``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def run_standalone(
     settings: Settings,
     upstream: tuple[str, int],
@@ -46,12 +51,12 @@ def run_standalone(
     audit(
         "armed",
         client="(standalone)",
-        dap=f"{host}:{port}",
-        upstream=f"{upstream[0]}:{upstream[1]}",
+        dap=_endpoint(host, port),
+        upstream=_endpoint(*upstream),
         expires_at=window.expires_at_iso(),
     )
     announce(
-        f"remotedbg bridge: {host}:{port} -> debugpy at {upstream[0]}:{upstream[1]}, "
+        f"remotedbg bridge: {_endpoint(host, port)} -> debugpy at {_endpoint(*upstream)}, "
         f"for {settings.allow}, token {'required' if settings.token else 'not required'}, "
         f"until {window.expires_at_iso()}"
     )

@@ -36,6 +36,7 @@ __all__ = [
     "attach_configuration",
     "merge_configuration",
     "new_launch_json",
+    "notes",
     "render_snippet",
     "write_launch_json",
 ]
@@ -44,14 +45,22 @@ DEFAULT_NAME = "remotedbg: attach"
 #: What the configuration sends as ``remotedbgToken``: VS Code substitutes the variable from
 #: its own environment, so the secret never lands in the file.
 TOKEN_REFERENCE = "${env:REMOTEDBG_TOKEN}"  # noqa: S105 (a reference, not a secret)
-#: The comment written with the configuration. launch.json has no field for exception
-#: filters, so the comment says where they are.
-NOTE = (
+#: Comment lines for every configuration: launch.json has no field for exception filters,
+#: so the comment says where they are.
+FILTERS_NOTE = (
     "Exception filters are not a launch.json field: they are in the BREAKPOINTS",
     'pane of the Run and Debug view. Keep "Uncaught Exceptions" ticked, and an',
-    "unhandled error in a view stops at the raising line. remotedbgToken comes",
-    "from your environment (REMOTEDBG_TOKEN): never paste the token in here.",
+    "unhandled error in a view stops at the raising line.",
 )
+#: Comment lines for a configuration that sends ``remotedbgToken``.
+TOKEN_NOTE = (
+    "remotedbgToken comes from your environment (REMOTEDBG_TOKEN): never paste",
+    "the token in here.",
+)
+#: Comment lines for a configuration for ``remotedbg attach``, which sends neither.
+RELAY_NOTE = ("For `remotedbg attach`: no pathMappings and no token here, the relay adds both.",)
+#: The comment of a configuration that sends the token itself.
+NOTE = FILTERS_NOTE + TOKEN_NOTE
 _INDENT = "    "
 _WORKSPACE = "${workspaceFolder}"
 
@@ -91,23 +100,36 @@ def attach_configuration(
     return config
 
 
+def notes(config: t.Mapping[str, t.Any]) -> tuple[str, ...]:
+    """The comment lines that are true of `config`: where exception filters are, and where
+    its token comes from (the environment, or ``remotedbg attach`` when it sends none)."""
+    if "remotedbgToken" in config:
+        return FILTERS_NOTE + TOKEN_NOTE
+    if "pathMappings" not in config:
+        return RELAY_NOTE + FILTERS_NOTE
+    return FILTERS_NOTE
+
+
 def _render(
     config: t.Mapping[str, t.Any], indent: str, unit: str, newline: str, *, note: bool = True
 ) -> str:
     """`config` as a JSONC object whose lines after the first start with `indent`, with
-    :data:`NOTE` as comment lines at the top of the object unless `note` is false."""
+    :func:`notes` as comment lines at the top of the object unless `note` is false."""
     body = json.dumps(config, indent=unit, ensure_ascii=False).split("\n")
-    comment = [f"{unit}// {line}" for line in NOTE] if note else []
+    comment = [f"{unit}// {line}" for line in notes(config)] if note else []
     return (newline + indent).join([body[0], *comment, *body[1:]])
 
 
-def render_snippet(config: t.Mapping[str, t.Any]) -> str:
-    """What ``remotedbg config vscode`` prints: comment lines (where the object goes, and
-    :data:`NOTE`), then the object."""
+def render_snippet(
+    config: t.Mapping[str, t.Any], *, write_command: str = "remotedbg config vscode --write"
+) -> str:
+    """What ``remotedbg config vscode`` prints: comment lines (where the object goes, with
+    `write_command`, the command that merges this very object, and :func:`notes`), then the
+    object."""
     head = [
         '// Add this object to the "configurations" array of .vscode/launch.json, or run',
-        "// `remotedbg config vscode --write` to have it merged there.",
-        *(f"// {line}" for line in NOTE),
+        f"// `{write_command}` to have it merged there.",
+        *(f"// {line}" for line in notes(config)),
     ]
     return "\n".join([*head, _render(config, "", _INDENT, "\n", note=False)]) + "\n"
 

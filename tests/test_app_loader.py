@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -40,6 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (pkg / "empty.py").write_text("x = 1\n")
     (pkg / "broken.py").write_text("raise RuntimeError('db down')\n")
     (pkg / "syntax.py").write_text("def (:\n")
+    (pkg / "multiline.py").write_text("raise RuntimeError('first\\n  second')\n")
     (pkg / "missing_dep.py").write_text("import no_such_dependency_xyz\n")
     (tmp_path / "single.py").write_text("def app(e, s):\n    return [b'single']\n")
     monkeypatch.chdir(tmp_path)
@@ -91,6 +93,12 @@ def test_root_is_the_import_root(project: Path) -> None:
         ("shop.empty", "found no 'app'"),
         ("shop.broken", "raised RuntimeError: db down"),
         ("shop.syntax", "invalid syntax"),
+        ("shop.syntax", f"shop{os.sep}syntax.py:1; fix the code there"),
+        ("shop.multiline", "raised RuntimeError: first second; "),
+        ("shop.wsgi:make(", "the factory call's parentheses do not match; write module:name"),
+        ("shop.wsgi:", "malformed; write module:name"),
+        ("shop/wsgi.py:make(", "the factory call's parentheses do not match"),
+        ("shop wsgi", "malformed"),
         ("shop.missing_dep", "No module named 'no_such_dependency_xyz'"),
         ("shop.wsgi:make(os.getcwd())", "cannot read the arguments"),
         ("shop/none.py", "no file"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -14,8 +17,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from remotedbg.attach import Remote, remote_from_status, rewrite_attach
+from remotedbg.attach import (
+    DEFAULT_LOCAL_PORT,
+    FALLBACK_PORTS,
+    AttachError,
+    Remote,
+    explain_refusal,
+    open_listener,
+    relay_config_command,
+    remote_from_status,
+    rewrite_attach,
+)
 from remotedbg.errors import RemotedbgError
 
 from dap_client import DAPClient
@@ -104,7 +118,8 @@ def test_breakpoint_by_local_path_hits_remote_copy(
             assert paused.local_vars["visitor"] == "'tester'"
             client.request("continue", {"threadId": paused.thread_id})
             assert paused.request.result().body == b"hello tester"
-        assert f"localhost:{local_port}" in log.read_text()
+        assert f"attach to 127.0.0.1:{local_port}" in log.read_text()
+        assert f"--local-port {local_port}" not in log.read_text()
         assert str(remote) in log.read_text()
     finally:
         process.terminate()
@@ -179,6 +194,9 @@ def test_token_refused(server: Server, checkouts: tuple[Path, Path], tmp_path: P
             response = client.request("attach", {})
             assert response["success"] is False
             assert "wrong" in response["message"]
+            # Told to whoever already uses the relay: where its token came from, not to use it.
+            assert "or use `remotedbg attach`" not in response["message"]
+            assert "REMOTEDBG_TOKEN" in response["message"]
         assert process.wait(20) == 2
         assert "refused the token" in log.read_text()
     finally:
@@ -327,3 +345,95 @@ def test_rewrite_keeps_what_the_ide_sent() -> None:
     assert rewritten == {"justMyCode": False, "pathMappings": mine, "remotedbgToken": TOKEN}
     added = rewrite_attach(None, token=None, local_root="/l", app_root="/r")
     assert added == {"pathMappings": [{"localRoot": "/l", "remoteRoot": "/r"}]}
+
+
+def test_a_url_that_is_not_one_is_named_url(tmp_path: Path) -> None:
+    """`attach not-a-url` names the URL argument, not a --url option it does not have."""
+    code, output = run_attach("not-a-url", tmp_path, env={})
+    assert code == 2
+    assert "URL='not-a-url'" in output
+    assert "--url" not in output
+
+
+def test_refusal_through_the_relay_says_where_its_token_came_from() -> None:
+    """The server's "or use `remotedbg attach`" becomes advice for someone already using it."""
+    server_says = (
+        'remotedbg: the "remotedbgToken" is wrong; add it to the attach configuration '
+        '("remotedbgToken": "${env:REMOTEDBG_TOKEN}") or use `remotedbg attach` (slow down)'
+    )
+    added = explain_refusal(server_says, token_added=True)
+    assert added.startswith('remotedbg: the "remotedbgToken" is wrong; remotedbg attach added')
+    assert "REMOTEDBG_TOKEN" in added
+    assert added.endswith(" (slow down)")
+    none = explain_refusal(server_says, token_added=False)
+    assert "had no token to add: export REMOTEDBG_TOKEN" in none
+    for text in (added, none):
+        assert "or use `remotedbg attach`" not in text
+    assert explain_refusal("no armed window", token_added=True) == "no armed window"
+
+
+@pytest.fixture
+def taken() -> Iterator[int]:
+    """A port on 127.0.0.1 that another program listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as other:
+        yield int(other.getsockname()[1])
+
+
+def test_an_explicit_local_port_that_is_taken_names_the_option(taken: int) -> None:
+    """--local-port given and busy: an error naming --local-port, and no other port instead."""
+    with pytest.raises(AttachError, match=f"^--local-port {taken}: cannot listen") as refused:
+        open_listener(taken)
+    assert "leave it out" in str(refused.value)
+
+
+def test_an_explicit_local_port_on_the_servers_door_is_refused(taken: int) -> None:
+    """--local-port equal to the server's debugger port on this machine is refused by name."""
+    with pytest.raises(AttachError, match=f"--local-port {taken} is the server's own debugger"):
+        open_listener(taken, ("127.0.0.1", taken))
+
+
+def test_the_default_port_moves_off_the_servers_door() -> None:
+    """With the server's debugger here at 5678, the relay listens elsewhere and says why."""
+    listener = open_listener(None, ("127.0.0.1", DEFAULT_LOCAL_PORT))
+    with listener.sock:
+        assert listener.port != DEFAULT_LOCAL_PORT
+        assert listener.sock.getsockname() == ("127.0.0.1", listener.port)
+        assert listener.moved is not None
+        assert "the server's own debugger, on this machine" in listener.moved
+
+
+def test_the_default_port_moves_off_a_taken_fallback() -> None:
+    """Ports already taken are passed over: the relay takes the next free one it tries."""
+    with contextlib.ExitStack() as held:
+        for port in FALLBACK_PORTS[:2]:
+            with contextlib.suppress(OSError):  # taken already, which serves as well
+                held.enter_context(socket.create_server(("127.0.0.1", port)))
+        listener = open_listener(None, ("127.0.0.1", DEFAULT_LOCAL_PORT))
+        with listener.sock:
+            assert listener.port not in (DEFAULT_LOCAL_PORT, *FALLBACK_PORTS[:2])
+
+
+@pytest.mark.parametrize(
+    ("port", "command"),
+    [
+        (DEFAULT_LOCAL_PORT, "remotedbg config vscode --relay --write"),
+        (5680, "remotedbg config vscode --relay --port 5680 --write"),
+    ],
+)
+def test_the_suggested_command_writes_the_relays_port(
+    port: int, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command attach prints writes a relay configuration that connects to its port."""
+    import json5
+
+    from remotedbg.cli import cli
+
+    assert relay_config_command(port) == command
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, shlex.split(command)[1:])
+    assert result.exit_code == 0, result.output
+    [config] = json5.loads((tmp_path / ".vscode" / "launch.json").read_text())["configurations"]
+    assert config["name"] == "remotedbg: attach (relay)"
+    assert config["connect"] == {"host": "127.0.0.1", "port": port}
+    assert "pathMappings" not in config
+    assert "remotedbgToken" not in config

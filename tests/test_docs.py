@@ -483,6 +483,25 @@ def test_security_table_names_existing_tests() -> None:
     assert not [path for path in cited if not (ROOT / path).is_file()]
 
 
+def test_supported_page_is_true_to_the_project() -> None:
+    """The supported page cites existing tests, CI's Pythons and pyproject's lower bounds."""
+    page = page_text("supported.md")
+    cited = set(re.findall(r"`(tests/[\w/]+\.py)`", page))
+    assert cited
+    assert not [path for path in cited if not (ROOT / path).is_file()]
+    [versions] = re.findall(r"for version in ([\d. ]+); do", (ROOT / ".ci" / "run").read_text())
+    assert f"| Python | {', '.join(versions.split())} |" in page
+    bounds = re.findall(
+        r'"(debugpy|werkzeug|flask)>=([\d.]+)"', (ROOT / "pyproject.toml").read_text()
+    )
+    labels = {"debugpy": "debugpy", "werkzeug": "Werkzeug", "flask": "Flask"}
+    assert {name for name, _ in bounds} == set(labels)
+    for name, version in bounds:
+        assert f"| {labels[name]} | {version} and later" in page, name
+    assert "supported.md" in (ROOT / "mkdocs.yml").read_text()
+    assert "(supported.md)" in page_text("index.md")
+
+
 # -- the Python examples --------------------------------------------------------------------
 
 
@@ -716,3 +735,49 @@ def test_cli_reference_lists_every_command(built_site: Path) -> None:
     page = (built_site / "cli" / "index.html").read_text()
     for anchor in _command_paths(cli, "remotedbg"):
         assert f'id="{anchor}"' in page, anchor
+
+
+#: ``__word__``, which Markdown shows as a bold "word": the status page's path, a dunder.
+DUNDER = re.compile(r"__([A-Za-z]\w*?)__")
+
+
+def _cli_texts(command: click.Command) -> list[str]:
+    """Every help text of `command` and its subcommands, which the CLI page renders."""
+    texts = [command.help or "", command.short_help or ""]
+    texts += [getattr(param, "help", None) or "" for param in command.params]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            texts += _cli_texts(sub)
+    return texts
+
+
+def _page_source(html_page: Path) -> str:
+    """The text built page `html_page` (relative to the site) was made from: its Markdown,
+    and for the CLI page the commands' help."""
+    name = html_page.parent.name or "index"
+    source = DOCS / f"{name}.md"
+    if html_page.name != "index.html" or not source.is_file():
+        return ""
+    text = source.read_text()
+    if name == "cli":
+        text += "\n".join(_cli_texts(cli))
+    return text
+
+
+def test_no_source_text_is_mangled_by_the_renderer(built_site: Path) -> None:
+    """No page shows a Python sentinel, or a ``__word__`` of its source as a bold word."""
+    sources = [page.read_text() for page in PAGES] + _cli_texts(cli)
+    dunders = {word for text in sources for word in DUNDER.findall(text)}
+    assert "remotedbg" in dunders  # /__remotedbg__ is in the sources: the check can fail
+    mangled = []
+    for page in sorted(built_site.rglob("*.html")):
+        html = page.read_text()
+        name = page.relative_to(built_site)
+        if "Sentinel" in html:
+            mangled.append(f"{name}: Sentinel")
+        source = _page_source(name)
+        for word in sorted(dunders & set(re.findall(r"<strong>(\w+)</strong>", html))):
+            # Bold the page asks for, with **word**, is not a mangled __word__.
+            if html.count(f"<strong>{word}</strong>") > source.count(f"**{word}**"):
+                mangled.append(f"{name}: __{word}__ shown as <strong>{word}</strong>")
+    assert not mangled

@@ -16,12 +16,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner, Result
 
+from remotedbg import doctor as doctor_module
 from remotedbg.addresses import AddressSet
 from remotedbg.debugpy_backend import missing_safety_parts
 from remotedbg.doctor import (
     Check,
     Probe,
     Report,
+    StatusAnswer,
+    ask_status_pages,
     bind_port,
     check_allowlist,
     check_app,
@@ -36,7 +39,6 @@ from remotedbg.doctor import (
     check_python,
     check_reloader,
     check_settings,
-    check_subprocesses,
     check_until,
     detect_container,
     doctor_command,
@@ -46,7 +48,10 @@ from remotedbg.doctor import (
 )
 from remotedbg.errors import AppLoadError
 from remotedbg.gate import monkey_patched
+from remotedbg.ide_config import StatusPageError, fetch_status
 from remotedbg.settings import Settings
+
+from servers import APPS, remotedbg_run
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -119,6 +124,10 @@ def no_bind(host: str, port: int) -> None:
     return None
 
 
+def no_status_page(url: str) -> t.Mapping[str, object]:
+    raise StatusPageError(f"GET {url}/__remotedbg__: could not connect (Connection refused)")
+
+
 def make_probe(tmp_path: Path, env: t.Mapping[str, str] | None = None, **changes: t.Any) -> Probe:
     """A machine with nothing special on it: no container, no proxy, a healthy debugpy."""
     probe = Probe(
@@ -131,6 +140,7 @@ def make_probe(tmp_path: Path, env: t.Mapping[str, str] | None = None, **changes
         import_module=importer(fake_debugpy()),
         installed=lambda name: False,
         now=lambda: NOW,
+        fetch_status=no_status_page,
         python=(3, 12),
         platform="linux",
     )
@@ -170,7 +180,7 @@ def sys_path(monkeypatch: pytest.MonkeyPatch) -> t.Iterator[None]:
 
 @pytest.mark.usefixtures("sys_path")
 def test_good_setup_passes(tmp_path: Path) -> None:
-    """A sound set-up prints only ok lines but the subprocess note, and exits 0."""
+    """A sound set-up prints only ok lines, and no warning with nothing to do, and exits 0."""
     (tmp_path / "doctor_good_app.py").write_text(
         "def app(environ, start_response):\n    return [b'ok']\n"
     )
@@ -181,9 +191,9 @@ def test_good_setup_passes(tmp_path: Path) -> None:
     result = doctor(make_probe(tmp_path, env, bind=bind_port), str(tmp_path / "doctor_good_app.py"))
     assert result.exit_code == 0, result.output
     assert lines(result, "fail") == []
-    assert lines(result, "warn") == [f"warn {render(check_subprocesses())[5:]}"]
+    assert lines(result, "warn") == []
     assert any("module doctor_good_app" in line for line in lines(result, "ok"))
-    assert result.output.splitlines()[-1].startswith("no failures: 1 warning, ")
+    assert result.output.splitlines()[-1].startswith("no failures: 0 warnings, ")
 
 
 def test_port_in_use(tmp_path: Path) -> None:
@@ -198,6 +208,126 @@ def test_port_in_use(tmp_path: Path) -> None:
     [line] = lines(result, "fail")
     assert f"port {port} is in use" in line
     assert f"ss -ltnp 'sport = :{port}'" in line
+    assert "give the app's URL with --url" in line
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("how", ["--url", "usual ports"])
+def test_port_held_by_the_apps_armed_door_is_ok(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """With the app running and armed, its debugger port is fine, and nothing warns."""
+    dap_port = free_port()
+    server = remotedbg_run(str(APPS / "flask_app.py"), tmp_path, "--dap-port", str(dap_port))
+    try:
+        assert server.get("/health").status == 200  # from 127.0.0.1: arms
+        url = f"http://127.0.0.1:{server.http_port}"
+        if how == "--url":
+            args = ["--url", url]
+        else:
+            monkeypatch.setattr(doctor_module, "LOCAL_APP_URLS", ("http://127.0.0.1:9", url))
+            args = []
+        env = {"REMOTEDBG_DAP_PORT": str(dap_port)}
+        probe = make_probe(tmp_path, env, bind=bind_port, fetch_status=fetch_status)
+        result = doctor(probe, *args)
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    [port_line] = [line for line in result.output.splitlines() if "debugger port" in line]
+    assert port_line.startswith(
+        f"ok   debugger port 127.0.0.1:{dap_port} is in use by remotedbg's own door, armed until "
+    )
+    assert f"{url}/__remotedbg__ says so (pid {server.process.pid})" in port_line
+    assert lines(result, "warn") == []
+    assert lines(result, "fail") == []
+
+
+def held_by(port: int, **extra: object) -> t.Callable[[str], t.Mapping[str, object]]:
+    """A status page fetcher: every URL is an app whose armed door is on `port`."""
+
+    def fetch(url: str) -> t.Mapping[str, object]:
+        status: dict[str, object] = {"armed": True, "dap_port": port, "pid": 42}
+        return {**status, "expires_at": "2030-01-01T12:30:00Z", **extra}
+
+    return fetch
+
+
+def busy(error: int = errno.EADDRINUSE) -> t.Callable[[str, int], None]:
+    return raising(OSError(error, "Address already in use"))
+
+
+def test_busy_port_held_by_own_door_is_ok() -> None:
+    """A status page that says its armed door holds the port makes the busy port fine."""
+    answers = ask_status_pages(["http://127.0.0.1:5000"], 5678, held_by(5678))
+    check = check_port("127.0.0.1", 5678, busy(), "linux", lambda: answers)
+    assert check == Check(
+        "ok",
+        "debugger port 127.0.0.1:5678 is in use by remotedbg's own door, "
+        "armed until 2030-01-01T12:30:00Z",
+        "http://127.0.0.1:5000/__remotedbg__ says so (pid 42)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fetch", "said"),
+    [
+        (held_by(6000), "says armed True, dap_port 6000"),
+        (held_by(5678, armed=False, error="port in use"), "armed False, dap_port 5678, error"),
+        (no_status_page, "could not connect (Connection refused)"),
+    ],
+)
+def test_busy_port_not_claimed_fails_saying_what_the_page_said(
+    fetch: t.Callable[[str], t.Mapping[str, object]], said: str
+) -> None:
+    """Another port, an unarmed app or no answer at the given URL: the port fails, saying which."""
+    answers = ask_status_pages(["http://127.0.0.1:5000"], 5678, fetch)
+    check = check_port("127.0.0.1", 5678, busy(), "linux", lambda: answers, url_given=True)
+    assert check.status == "fail"
+    assert check.title == "debugger port 5678 is in use (127.0.0.1:5678)"
+    assert said in check.detail
+    assert "--url" not in check.detail
+
+
+def test_busy_port_without_url_hints_at_it() -> None:
+    """Without --url, nothing answering on the usual ports is not listed; --url is suggested."""
+    answers = ask_status_pages(["http://127.0.0.1:5000"], 5678, no_status_page)
+    check = check_port("127.0.0.1", 5678, busy(), "linux", lambda: answers)
+    assert check.status == "fail"
+    assert "Connection refused" not in check.detail
+    assert check.detail.endswith(
+        "; if your app holds it, give the app's URL with --url so the doctor can ask its "
+        "status page"
+    )
+
+
+def test_status_pages_are_asked_only_for_a_busy_port_and_until_one_holds_it() -> None:
+    """A free port asks nothing; a busy one asks each URL until an armed door claims it."""
+    asked: list[str] = []
+
+    def fetch(url: str) -> t.Mapping[str, object]:
+        asked.append(url)
+        return held_by(5678 if url.endswith(":8000") else 6000)(url)
+
+    urls = ["http://127.0.0.1:5000", "http://127.0.0.1:8000", "http://127.0.0.1:8080"]
+    assert (
+        check_port(
+            "127.0.0.1", 5678, no_bind, "linux", lambda: ask_status_pages(urls, 5678, fetch)
+        ).status
+        == "ok"
+    )
+    assert asked == []
+    answers = ask_status_pages(urls, 5678, fetch)
+    assert asked == urls[:2]
+    assert [answer.url for answer in answers] == [f"{url}/__remotedbg__" for url in urls[:2]]
+    assert answers[-1] == StatusAnswer(url=answers[-1].url, status=fetch(urls[1]))
+
+
+def test_bad_url_is_one_line(tmp_path: Path) -> None:
+    """A --url that is not an http or https URL is one line and exit code 2."""
+    result = CliRunner().invoke(doctor_command, ["--url", "ftp://x"], obj=make_probe(tmp_path))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "--url='ftp://x': not an http or https URL" in result.output
 
 
 @pytest.mark.usefixtures("sys_path")
@@ -797,14 +927,6 @@ def test_app_checks() -> None:
         "fail", "APP 'typo': no module named 'typo'", "run from the project folder"
     )
     assert check_app("odd", load).title == "APP 'odd': loading raised KeyError: 'odd'"
-
-
-def test_subprocesses_always_warn() -> None:
-    """Subprocess debugging is off with the in-process adapter, and the doctor says so."""
-    check = check_subprocesses()
-    assert check.status == "warn"
-    assert "in-process" in check.detail
-    assert "subProcess" in check.detail
 
 
 # -- output -----------------------------------------------------------------------------------

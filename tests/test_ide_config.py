@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import re
+import shlex
 import socket
 import stat
 import subprocess
@@ -240,6 +241,70 @@ def test_there_is_no_token_option() -> None:
 def test_bad_options_fail_in_one_line(args: list[str], fragments: list[str]) -> None:
     """A bad option value exits with code 2 and one line naming the option and the fix."""
     assert_one_line_error(invoke("vscode", *args), *fragments)
+
+
+def printed_write_command(out: str) -> list[str]:
+    """The `remotedbg config vscode ... --write` that the printed comment names, as argv."""
+    found = re.search(
+        r"^// `remotedbg config (vscode .*--write)` to have it merged there\.$", out, re.M
+    )
+    assert found is not None, out
+    return shlex.split(found[1])
+
+
+def test_relay_comment_is_true_of_the_relay_configuration() -> None:
+    """--relay's comment names --relay in its --write command and no remotedbgToken field."""
+    out = invoke("vscode", "--relay").stdout
+    assert printed_write_command(out) == ["vscode", "--relay", "--write"]
+    assert "remotedbgToken" not in out
+    assert "no pathMappings and no token here" in out
+    assert "Uncaught Exceptions" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--relay"],
+        ["--relay", "--port", "5680"],
+        ["--relay", "--name", "mine relay", "--no-just-my-code"],
+        ["--remote-root", "/srv/my app", "--host", "localhost", "--port", "15678"],
+        ["--name", "staging", "--remote-root", "/srv/app"],
+    ],
+)
+def test_the_printed_write_command_writes_the_printed_configuration(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The --write command in the printed comment merges exactly the object printed below it."""
+    out = invoke("vscode", *args).stdout
+    monkeypatch.chdir(tmp_path)
+    command = printed_write_command(out)
+    assert invoke(*command).exit_code == 0
+    written = jsonc((tmp_path / ".vscode" / "launch.json").read_text())["configurations"]
+    assert written == [jsonc(out)]
+
+
+def test_a_written_relay_configuration_has_only_true_comments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written into launch.json, a relay configuration's comment mentions no remotedbgToken."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("vscode", "--relay", "--write").exit_code == 0
+    text = (tmp_path / ".vscode" / "launch.json").read_text()
+    assert "remotedbgToken" not in text
+    assert "--write" not in text  # the printed advice on where the object goes stays out
+    assert any("the relay adds both" in comment for comment in comments(text))
+    assert any("Uncaught Exceptions" in comment for comment in comments(text))
+
+
+def test_a_written_direct_configuration_keeps_its_token_comment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration that sends remotedbgToken keeps the comment on where its value comes from."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("vscode", "--write").exit_code == 0
+    text = (tmp_path / ".vscode" / "launch.json").read_text()
+    assert any("never paste" in comment for comment in comments(text))
 
 
 # -- --write ------------------------------------------------------------------------------
@@ -621,6 +686,15 @@ def test_url_fills_remote_root_from_the_status_page() -> None:
     assert server.seen == ["/__remotedbg__"]
     mapping = jsonc(result.stdout)["pathMappings"][0]
     assert mapping == {"localRoot": "${workspaceFolder}", "remoteRoot": "/srv/shop"}
+
+
+def test_url_takes_the_port_from_the_status_page() -> None:
+    """--url reads dap_port too (a server on 5690 gives 5690); --port still wins."""
+    with StatusServer({"/__remotedbg__": status("/srv/shop", dap_port=5690)}) as server:
+        from_page = jsonc(invoke("vscode", "--url", server.url).stdout)
+        given = jsonc(invoke("vscode", "--url", server.url, "--port", "5700").stdout)
+    assert from_page["connect"] == {"host": "127.0.0.1", "port": 5690}
+    assert given["connect"] == {"host": "127.0.0.1", "port": 5700}
 
 
 def test_url_keeps_the_path_the_app_is_mounted_at() -> None:

@@ -95,14 +95,35 @@ def test_defaults_are_closed() -> None:
         ("30m", 1800),
         ("2h", 7200),
         ("1h30m", 5400),
-        ("45", 45),
+        ("45s", 45),
         ("1.5h", 5400),
         (" 10M ", 600),
     ],
 )
 def test_durations(text: str, seconds: float) -> None:
-    """Durations take s/m/h units, combinations and bare seconds."""
+    """Durations take s/m/h units and combinations of them."""
     assert Settings.load({"REMOTEDBG_TTL": text}).ttl == seconds
+
+
+@pytest.mark.parametrize(("var", "text"), [("REMOTEDBG_TTL", "30"), ("REMOTEDBG_WAIT", "1.5")])
+def test_bare_number_durations_are_refused(var: str, text: str) -> None:
+    """Text without a unit is refused, offering both readings, instead of meaning seconds."""
+    with pytest.raises(ConfigError) as info:
+        Settings.load({var: text})
+    assert str(info.value) == (
+        f"{var}={text!r}: a duration needs a unit; write {text}s for seconds or {text}m for minutes"
+    )
+
+
+def test_zero_needs_no_unit() -> None:
+    """0 is the same in every unit, so REMOTEDBG_WAIT=0 still means no wait."""
+    assert Settings.load({"REMOTEDBG_WAIT": "0"}).wait == 0
+
+
+@pytest.mark.parametrize("value", [30, 30.0, timedelta(seconds=30)])
+def test_python_durations_are_seconds(value: object) -> None:
+    """From Python, an int, a float or a timedelta is a number of seconds, as before."""
+    assert Settings.load({}, {"ttl": value, "wait": value}).ttl == 30
 
 
 def test_values_from_env() -> None:
