@@ -100,3 +100,10 @@ def test_version_attribute_is_lazy() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out) == [False, version("remotedbg")]
+
+
+def test_readme_installs_the_wheel_pip_builds(wheel: zipfile.ZipFile) -> None:
+    """The wheel file the README tells people to install is the one `pip wheel` makes."""
+    readme = (ROOT / "README.md").read_text()
+    assert f"pip install 'dist/{Path(str(wheel.filename)).name}[flask]'" in readme
+    assert "pip wheel --no-deps -w dist ./remotedbg" in readme
