@@ -165,6 +165,22 @@ def remotedbg_run(
     return server
 
 
+def spawn_attach(
+    url: str, local_root: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`remotedbg attach URL` in a subprocess on a free local port, its output to `log`."""
+    local_port = free_port()
+    argv = [
+        sys.executable, "-m", "remotedbg", "attach", url,
+        "--local-port", str(local_port), "--local-root", str(local_root), *extra,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, local_port
+
+
 def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
     """Run `body` in a fresh interpreter; it prints one JSON object as its last line."""
     prelude = textwrap.dedent(

@@ -34,7 +34,7 @@ from remotedbg.errors import RemotedbgError
 
 from dap_client import DAPClient
 from ide import attach, pause_request
-from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
+from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run, spawn_attach
 
 pytestmark = pytest.mark.e2e
 
@@ -65,15 +65,7 @@ def server(checkouts: tuple[Path, Path], tmp_path: Path) -> Iterator[Server]:
 def start_attach(
     url: str, local_root: Path, log: Path, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
-    local_port = free_port()
-    argv = [
-        sys.executable, "-m", "remotedbg", "attach", url,
-        "--local-port", str(local_port), "--local-root", str(local_root), *extra,
-    ]  # fmt: skip
-    full_env = {**os.environ, "REMOTEDBG_TOKEN": TOKEN, **(env or {})}
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT)
-    return process, local_port
+    return spawn_attach(url, local_root, log, *extra, env={"REMOTEDBG_TOKEN": TOKEN, **(env or {})})
 
 
 def wait_port(process: subprocess.Popen[bytes], port: int, log: Path) -> None:

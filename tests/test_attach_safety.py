@@ -30,7 +30,7 @@ import pytest
 from remotedbg.dap_codec import Decoder, Event, Request, Response, encode
 
 from dap_client import DAPClient, initialize_arguments
-from servers import free_port, port_open, run_client
+from servers import port_open, run_client, spawn_attach
 
 pytestmark = pytest.mark.e2e
 
@@ -214,15 +214,9 @@ def start_attach(tmp_path: Path) -> Iterator[t.Callable[..., Attach]]:
     started: list[Attach] = []
 
     def start(url: str, *extra: str, env: dict[str, str] | None = None) -> Attach:
-        port = free_port()
         log = tmp_path / f"attach-{len(started)}.log"
-        argv = [
-            sys.executable, "-m", "remotedbg", "attach", url,
-            "--local-port", str(port), "--local-root", str(tmp_path), *extra,
-        ]  # fmt: skip
-        full_env = {**os.environ, "REMOTEDBG_TOKEN": TOKEN, **(env or {})}
-        with log.open("wb") as out:
-            process = subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        env = {"REMOTEDBG_TOKEN": TOKEN, **(env or {})}
+        process, port = spawn_attach(url, tmp_path, log, *extra, env=env)
         started.append(Attach(process, port, log))
         return started[-1]
 
