@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from remotedbg.dap_codec import NEED_DATA, Decoder, encode
+from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, encode
 
 from benchlib import Row, print_table
 from dap_client import DAPClient, initialize_arguments

@@ -16,8 +16,8 @@ import sys
 import time
 import typing as t
 
-from remotedbg.addresses import AddressSet
-from remotedbg.middleware import RemoteDebugMiddleware
+from remotedbg.hooks.wsgi import RemoteDebugMiddleware
+from remotedbg.sansio.addresses import AddressSet
 from remotedbg.settings import Settings
 
 from benchlib import Row, paired_ratios, print_table

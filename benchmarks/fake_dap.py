@@ -17,7 +17,7 @@ import socket
 import sys
 import threading
 
-from remotedbg.dap_codec import NEED_DATA, Decoder, Request, encode, frame
+from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, Request, encode, frame
 
 
 def serve(conn: socket.socket, big: bytes) -> None:
@@ -54,10 +54,10 @@ def main() -> None:
     port = server.getsockname()[1]
     print(port, flush=True)
     if "--bridge" in sys.argv:
-        from remotedbg.access import AccessPolicy, Window
-        from remotedbg.addresses import AddressSet
         from remotedbg.audit import Audit
-        from remotedbg.bridge import Bridge
+        from remotedbg.door.access import AccessPolicy, Window
+        from remotedbg.door.bridge import Bridge
+        from remotedbg.sansio.addresses import AddressSet
 
         window = Window(3600)
         window.open()

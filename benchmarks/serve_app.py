@@ -55,7 +55,7 @@ def build(mode: str) -> t.Any:
 
         debugpy.listen(("127.0.0.1", 0))
         return app
-    from remotedbg.middleware import RemoteDebugMiddleware
+    from remotedbg.hooks.wsgi import RemoteDebugMiddleware
     from remotedbg.settings import Settings
 
     overrides: dict[str, object] = {"enable": mode != "off", "dap_port": 0, "allow": "127.0.0.1"}

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
         ProtocolError,
         RemotedbgError,
     )
-    from .flask_ext import RemoteDebugger
-    from .middleware import RemoteDebugMiddleware
+    from .hooks.flask import RemoteDebugger
+    from .hooks.wsgi import RemoteDebugMiddleware
     from .settings import Settings
 
     __version__: str
@@ -44,8 +44,8 @@ _WHERE = {
     "ConfigError": "errors",
     "ProtocolError": "errors",
     "RemotedbgError": "errors",
-    "RemoteDebugger": "flask_ext",
-    "RemoteDebugMiddleware": "middleware",
+    "RemoteDebugger": "hooks.flask",
+    "RemoteDebugMiddleware": "hooks.wsgi",
     "Settings": "settings",
 }
 

@@ -18,8 +18,8 @@ import string
 import typing as t
 from datetime import datetime, timedelta, timezone
 
-from .addresses import AddressSet, parse_network
 from .errors import ConfigError
+from .sansio.addresses import AddressSet, parse_network
 
 __all__ = ["SPECS", "SettingSpec", "Settings"]
 

@@ -9,7 +9,7 @@ import socket
 import time
 import typing as t
 
-from remotedbg.dap_codec import NEED_DATA, Decoder, Message, encode, message_to_dict
+from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, Message, encode, message_to_dict
 
 __all__ = ["DAPClient", "initialize_arguments"]
 

@@ -186,7 +186,7 @@ def run_script(body: str, timeout: float = 60) -> dict[str, t.Any]:
     prelude = textwrap.dedent(
         """
         import json, os, socket, sys, time
-        from remotedbg.gate import Gate
+        from remotedbg.debuggee.gate import Gate
         from remotedbg.settings import Settings
         """
     )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remotedbg.addresses import (
+from remotedbg.sansio.addresses import (
     NOT_PUBLIC,
     AddressSet,
     IPAddress,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from remotedbg.app_loader import load_app
+from remotedbg.cli.app_loader import load_app
 from remotedbg.errors import AppLoadError
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from remotedbg.attach import (
+from remotedbg.client.attach import (
     DEFAULT_LOCAL_PORT,
     FALLBACK_PORTS,
     AttachError,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from remotedbg.peer_owner import loopback_peer_uid, parse_proc_net_tcp
+from remotedbg.door.peer_owner import loopback_peer_uid, parse_proc_net_tcp
 
 # The kernel prints each 32-bit word of an address in the machine's byte order; these
 # samples were taken on a little-endian machine.

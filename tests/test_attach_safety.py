@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from remotedbg.dap_codec import Decoder, Event, Request, Response, encode
+from remotedbg.sansio.dap_codec import Decoder, Event, Request, Response, encode
 
 from dap_client import DAPClient, initialize_arguments
 from servers import port_open, run_client, spawn_attach

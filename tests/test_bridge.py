@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from remotedbg.access import TOKEN_FIELD, AccessPolicy, Window
-from remotedbg.addresses import AddressSet
 from remotedbg.audit import Audit
-from remotedbg.bridge import Bridge
-from remotedbg.bridge_session import adapter_capabilities
-from remotedbg.dap_codec import NEED_DATA, Decoder, Message, encode, message_to_dict
+from remotedbg.door.access import TOKEN_FIELD, AccessPolicy, Window
+from remotedbg.door.bridge import Bridge
+from remotedbg.door.session import adapter_capabilities
+from remotedbg.sansio.addresses import AddressSet
+from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, Message, encode, message_to_dict
 
 from dap_client import DAPClient, initialize_arguments
 
@@ -61,10 +61,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def start_bridge(upstream):
-    from remotedbg.access import AccessPolicy, Window
-    from remotedbg.addresses import AddressSet
+    from remotedbg.door.access import AccessPolicy, Window
+    from remotedbg.sansio.addresses import AddressSet
     from remotedbg.audit import Audit
-    from remotedbg.bridge import Bridge
+    from remotedbg.door.bridge import Bridge
 
     class Policy(AccessPolicy):
         def check_peer(self, peer):

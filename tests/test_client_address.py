@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from remotedbg.addresses import AddressSet
-from remotedbg.client_address import (
+from remotedbg.sansio.addresses import AddressSet
+from remotedbg.sansio.client_address import (
     FORWARDING_HEADER_NAMES,
     forwarded_hops,
     resolve_client,

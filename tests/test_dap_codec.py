@@ -10,7 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remotedbg.dap_codec import (
+from remotedbg.errors import (
+    BadContentLength,
+    MessageTooLarge,
+    MissingContentLength,
+    NotDAPMessage,
+    NotJSON,
+    ProtocolError,
+    TruncatedMessage,
+)
+from remotedbg.sansio.dap_codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
     NEED_DATA,
     Decoder,
@@ -23,15 +32,6 @@ from remotedbg.dap_codec import (
     frame,
     message_to_dict,
     parse_message,
-)
-from remotedbg.errors import (
-    BadContentLength,
-    MessageTooLarge,
-    MissingContentLength,
-    NotDAPMessage,
-    NotJSON,
-    ProtocolError,
-    TruncatedMessage,
 )
 
 MESSAGE_TYPES = (Request, Response, Event)

@@ -22,7 +22,7 @@ from ide import attach, pause_request
 from servers import Server, free_port
 
 PACKAGE = Path(__file__).resolve().parent.parent / "remotedbg"
-SOURCE = importlib.resources.files("remotedbg").joinpath("demo_app.py").read_text("utf-8")
+SOURCE = importlib.resources.files("remotedbg.cli").joinpath("demo_app.py").read_text("utf-8")
 #: How the banner names the breakpoint: the file and the line, as path:line.
 BREAKPOINT = re.compile(r"set a breakpoint in greet\(\), at\n\s+(?P<path>.+?):(?P<line>\d+)\n")
 
@@ -43,7 +43,7 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, t.
     def record(spec: str, *args: object, intro: str | None = None, **kwargs: object) -> None:
         calls.append({"spec": spec, "intro": intro or ""})
 
-    monkeypatch.setattr("remotedbg.cli._serve", record)
+    monkeypatch.setattr("remotedbg.cli.commands._serve", record)
     monkeypatch.chdir(tmp_path)
     return calls
 
@@ -198,4 +198,4 @@ def test_installed_demo_stops_on_the_boom_exception(demo_server: tuple[Server, i
         assert (paused.frame["name"], paused.frame["source"]["path"]) == ("divide", str(path))
         client.request("continue", {"threadId": paused.thread_id})
         assert paused.request.result().status == 500
-    assert "site-packages/remotedbg/middleware.py" in server.log  # the installed copy ran
+    assert "site-packages/remotedbg/hooks/wsgi.py" in server.log  # the installed copy ran

@@ -25,13 +25,13 @@ import click
 import json5
 import pytest
 
-from remotedbg.access import AccessPolicy, Window
-from remotedbg.addresses import AddressSet
-from remotedbg.attach import rewrite_attach
 from remotedbg.cli import cli
+from remotedbg.client.attach import rewrite_attach
+from remotedbg.debuggee.gate import Gate
+from remotedbg.door.access import AccessPolicy, Window
 from remotedbg.errors import ConfigError
-from remotedbg.gate import Gate
-from remotedbg.middleware import STATUS_PATH, RemoteDebugMiddleware
+from remotedbg.hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware
+from remotedbg.sansio.addresses import AddressSet
 from remotedbg.settings import SPECS, SPECS_BY_FIELD, Settings, SettingSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -468,7 +468,7 @@ def test_quoted_port_in_use_line_is_real(
         def no_debugpy() -> t.NoReturn:
             raise AssertionError("the busy port must fail before debugpy starts")
 
-        monkeypatch.setattr("remotedbg.debugpy_backend.DebugpyBackend.start", no_debugpy)
+        monkeypatch.setattr("remotedbg.debuggee.debugpy_backend.DebugpyBackend.start", no_debugpy)
         assert gate.arm("127.0.0.1") is False
     [line] = [r.getMessage() for r in caplog.records if "could not arm" in r.getMessage()]
     shown = line.replace(f"pid {os.getpid()}", "pid 4242").replace(f":{port} ", ":5678 ")

@@ -17,8 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from remotedbg import doctor as doctor_module
-from remotedbg.addresses import AddressSet
-from remotedbg.debugpy_backend import missing_safety_parts
+from remotedbg.client.ide_config import StatusPageError, fetch_status
+from remotedbg.debuggee.debugpy_backend import missing_safety_parts
+from remotedbg.debuggee.gate import monkey_patched
 from remotedbg.doctor import (
     Check,
     Probe,
@@ -47,8 +48,7 @@ from remotedbg.doctor import (
     render,
 )
 from remotedbg.errors import AppLoadError
-from remotedbg.gate import monkey_patched
-from remotedbg.ide_config import StatusPageError, fetch_status
+from remotedbg.sansio.addresses import AddressSet
 from remotedbg.settings import Settings
 
 from servers import APPS, remotedbg_run

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from remotedbg.access import MAX_DELAY, TOKEN_FIELD, AccessPolicy, Verdict, Window
-from remotedbg.addresses import AddressSet
+from remotedbg.door.access import MAX_DELAY, TOKEN_FIELD, AccessPolicy, Verdict, Window
+from remotedbg.sansio.addresses import AddressSet
 
 TOKEN = "test-Vq3Xr8Lm2Kp9Tz4Wn7Bc6Hd"
 RIGHT = {TOKEN_FIELD: TOKEN}

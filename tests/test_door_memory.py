@@ -30,10 +30,10 @@ BUDGET_MIB = 64
 SERVER = textwrap.dedent(
     """
     import json, logging, sys
-    from remotedbg.access import AccessPolicy, Window
-    from remotedbg.addresses import AddressSet
+    from remotedbg.door.access import AccessPolicy, Window
+    from remotedbg.sansio.addresses import AddressSet
     from remotedbg.audit import Audit
-    from remotedbg.bridge import Bridge
+    from remotedbg.door.bridge import Bridge
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     window = Window(ttl=600)

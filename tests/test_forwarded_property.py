@@ -2,7 +2,7 @@
 
 The reference reads RFC 7239 one character at a time, as a state machine, where the module
 under test matches regular expressions; both follow the same rules (see the module
-docstring of `remotedbg.client_address`). Headers are generated valid, then mutated with
+docstring of `remotedbg.sansio.client_address`). Headers are generated valid, then mutated with
 the characters that confuse parsers (quotes, semicolons, commas, backslashes), and each is
 fed whole, with trailing data, and with the element an appending proxy adds.
 """
@@ -15,8 +15,8 @@ import string
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from remotedbg.addresses import AddressSet, IPAddress
-from remotedbg.client_address import (
+from remotedbg.sansio.addresses import AddressSet, IPAddress
+from remotedbg.sansio.client_address import (
     forwarded_hops,
     resolve_client,
     resolve_client_from,

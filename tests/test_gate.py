@@ -15,7 +15,7 @@ import typing as t
 import pytest
 
 from remotedbg.audit import Audit
-from remotedbg.gate import Gate, monkey_patched
+from remotedbg.debuggee.gate import Gate, monkey_patched
 from remotedbg.settings import Settings
 
 from servers import run_script
@@ -179,7 +179,7 @@ def test_eventlet_patching_is_named_as_the_reason_not_to_arm(
 @pytest.mark.parametrize("enable", ["0", "off"])
 def test_disabled_hook_has_no_gate(enable: str) -> None:
     """Switched off, the middleware builds no gate: nothing can arm."""
-    from remotedbg.middleware import RemoteDebugMiddleware
+    from remotedbg.hooks.wsgi import RemoteDebugMiddleware
 
     hooked = RemoteDebugMiddleware(lambda e, s: [b""], Settings.load({"REMOTEDBG_ENABLE": enable}))
     assert hooked.gate is None

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from json5 import model
 from json5.loader import ModelLoader
 
-from remotedbg import pycharm_config, vscode_config
-from remotedbg.ide_config import (
+from remotedbg.client import pycharm_config, vscode_config
+from remotedbg.client.ide_config import (
     IdeConfigError,
     LaunchJsonError,
     StatusPageError,
@@ -860,11 +860,11 @@ def test_defaults_agree_with_the_libraries() -> None:
 
 
 def test_importing_the_group_stays_light() -> None:
-    """Importing remotedbg.ide_config loads neither json5 nor remotedbg.cli."""
+    """Importing remotedbg.client.ide_config loads neither json5 nor the CLI's commands."""
     script = (
-        "import sys, remotedbg.ide_config\n"
-        "print(sorted(m for m in ('json5', 'sly', 'remotedbg.cli', 'remotedbg.vscode_config') "
-        "if m in sys.modules))"
+        "import sys, remotedbg.client.ide_config\n"
+        "print(sorted(m for m in ('json5', 'sly', 'remotedbg.cli.commands',\n"
+        "                         'remotedbg.client.vscode_config') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
@@ -873,7 +873,12 @@ def test_importing_the_group_stays_light() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["remotedbg.ide_config", "remotedbg.vscode_config", "remotedbg.pycharm_config"]
+    "module",
+    [
+        "remotedbg.client.ide_config",
+        "remotedbg.client.vscode_config",
+        "remotedbg.client.pycharm_config",
+    ],
 )
 def test_exports_resolve(module: str) -> None:
     """Each name in `__all__` exists and is unique."""

@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-HEAVY = ["debugpy", "flask", "pydevd", "remotedbg.gate", "remotedbg.bridge", "asyncio"]
+HEAVY = [
+    "debugpy",
+    "flask",
+    "pydevd",
+    "remotedbg.debuggee.gate",
+    "remotedbg.door.bridge",
+    "asyncio",
+]
 
 
 def imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
@@ -49,3 +56,31 @@ def test_exports() -> None:
     assert dir(remotedbg) == remotedbg.__all__
     for name in remotedbg.__all__:
         assert getattr(remotedbg, name).__name__ == name
+
+
+#: What the pure layer may never import: I/O, threads, frameworks, the debugger.
+IMPURE = {
+    "socket", "asyncio", "threading", "selectors", "ssl", "subprocess", "debugpy", "pydevd",
+    "flask", "werkzeug", "django", "starlette", "click",
+}  # fmt: skip
+
+
+def test_the_sansio_layer_imports_no_io() -> None:
+    """Nothing under remotedbg/sansio/ imports sockets, threads, frameworks or debugpy."""
+    import ast
+    from pathlib import Path
+
+    import remotedbg.sansio
+
+    found: dict[str, list[str]] = {}
+    for path in Path(remotedbg.sansio.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                if name.partition(".")[0] in IMPURE:
+                    found.setdefault(path.name, []).append(name)
+    assert found == {}

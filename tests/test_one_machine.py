@@ -22,8 +22,8 @@ from pathlib import Path
 import json5
 import pytest
 
-from remotedbg.access import AccessPolicy, Window
-from remotedbg.addresses import AddressSet
+from remotedbg.door.access import AccessPolicy, Window
+from remotedbg.sansio.addresses import AddressSet
 
 from dap_client import DAPClient
 from ide import attach, pause_request

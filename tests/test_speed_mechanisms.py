@@ -45,7 +45,7 @@ def test_a_paused_thread_waits_at_most_the_resume_poll() -> None:
     """Only the waits on pydevd's per-thread events are capped; setting them still wakes."""
     import threading
 
-    from remotedbg.debugpy_backend import RESUME_POLL, _prompt_resume
+    from remotedbg.debuggee.debugpy_backend import RESUME_POLL, _prompt_resume
 
     events: dict[str, threading.Event] = {}
     asked: list[float | None] = []

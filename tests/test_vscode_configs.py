@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from json5.tokenizer import tokenize
 
-from remotedbg.ide_config import config_group
-from remotedbg.vscode_config import TOKEN_REFERENCE
+from remotedbg.client.ide_config import config_group
+from remotedbg.client.vscode_config import TOKEN_REFERENCE
 
 LAUNCH_JSON = Path(__file__).resolve().parent.parent / "vscode_configs" / "launch.json"
 TEXT = LAUNCH_JSON.read_text(encoding="utf-8")

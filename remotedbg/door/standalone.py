@@ -12,12 +12,12 @@ import signal
 import threading
 import typing as t
 
+from ..audit import Audit
 from .access import AccessPolicy, Window
-from .audit import Audit
 from .bridge import Bridge
 
 if t.TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 __all__ = ["run_standalone"]
 

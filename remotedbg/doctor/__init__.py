@@ -32,14 +32,14 @@ from pathlib import Path
 
 import click
 
-from .app_loader import load_app
-from .cli_errors import one_line_errors
-from .errors import AppLoadError, ConfigError, RemotedbgError
-from .ide_config import fetch_status, status_url
-from .settings import ENV_PREFIX, Settings
+from ..cli.app_loader import load_app
+from ..cli.errors import one_line_errors
+from ..client.ide_config import fetch_status, status_url
+from ..errors import AppLoadError, ConfigError, RemotedbgError
+from ..settings import ENV_PREFIX, Settings
 
 if t.TYPE_CHECKING:
-    from .addresses import AddressSet, IPNetwork
+    from ..sansio.addresses import AddressSet, IPNetwork
 
 __all__ = [
     "Check",
@@ -282,7 +282,7 @@ def _missing_safety_parts(import_module: t.Callable[[str], object]) -> str | Non
     here from pydevd's classes. debugpy's server module goes first: it puts debugpy's own
     pydevd on the path, ahead of any other (pydevd-pycharm has one too).
     """
-    from .debugpy_backend import missing_safety_parts_of
+    from ..debuggee.debugpy_backend import missing_safety_parts_of
 
     try:
         import_module("debugpy.server.api")
@@ -713,7 +713,7 @@ def _asks(module: object, query: str, *args: str) -> bool:
 def green_patching(modules: t.Mapping[str, object]) -> str | None:
     """Which of gevent and eventlet has monkey-patched the process of `modules`, or None.
 
-    The questions the debugger asks before it arms (`remotedbg.gate.monkey_patched`).
+    The questions the debugger asks before it arms (`remotedbg.debuggee.gate.monkey_patched`).
     """
     if _asks(modules.get("gevent.monkey"), "is_anything_patched"):
         return "gevent"

@@ -17,7 +17,7 @@ What is guarded, because the token opens a code-execution door:
   names any other host (a man in the middle on plain HTTP, a compromised proxy) is refused
   before anything connects: the status page does not choose where the token is sent.
 - **Who may use the relay.** It adds the token for whoever connects to the local port, so
-  on Linux each connection's owner is looked up (:mod:`remotedbg.peer_owner`) and only
+  on Linux each connection's owner is looked up (:mod:`remotedbg.door.peer_owner`) and only
   this user's are relayed; when the owner cannot be found the connection is refused. macOS
   and Windows have no cheap equivalent, so there the relay is for single-user machines:
   any local process that connects gets a session, and the start-up text says so.
@@ -50,10 +50,10 @@ import typing as t
 import urllib.parse
 from datetime import datetime, timezone
 
-from .bridge_session import close_writer, nodelay
-from .dap_codec import Decoder, Request, Response, encode, frame, parse_message
-from .errors import ProtocolError, RemotedbgError
-from .peer_owner import loopback_peer_uid, owner_known_here
+from ..door.peer_owner import loopback_peer_uid, owner_known_here
+from ..door.session import close_writer, nodelay
+from ..errors import ProtocolError, RemotedbgError
+from ..sansio.dap_codec import Decoder, Request, Response, encode, frame, parse_message
 
 if t.TYPE_CHECKING:
     from types import FrameType

@@ -16,8 +16,9 @@ import socket
 import typing as t
 from dataclasses import dataclass
 
-from .access import TOKEN_FIELD
-from .dap_codec import (
+from ..debuggee.hidden_threads import off_loop
+from ..errors import MissingContentLength, ProtocolError, TruncatedMessage
+from ..sansio.dap_codec import (
     DEFAULT_MAX_HEADER_SIZE,
     NEED_DATA,
     Decoder,
@@ -29,12 +30,11 @@ from .dap_codec import (
     frame,
     parse_message,
 )
-from .errors import MissingContentLength, ProtocolError, TruncatedMessage
-from .hidden_threads import off_loop
+from .access import TOKEN_FIELD
 
 if t.TYPE_CHECKING:
+    from ..audit import Audit
     from .access import AccessPolicy
-    from .audit import Audit
 
 __all__ = [
     "CHUNK",

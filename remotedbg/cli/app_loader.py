@@ -15,7 +15,7 @@ import re
 import sys
 import typing as t
 
-from .errors import AppLoadError
+from ..errors import AppLoadError
 
 __all__ = ["LoadedApp", "load_app"]
 
@@ -153,6 +153,6 @@ def load_app(spec: str) -> LoadedApp:
         raise AppLoadError(
             f"APP {spec!r}: {type(app).__name__} object is not a WSGI app (not callable)"
         )
-    from .app_root import import_root
+    from ..hooks.app_root import import_root
 
     return LoadedApp(app, module_name, root or import_root(module_name) or os.getcwd())

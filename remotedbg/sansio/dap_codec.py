@@ -17,7 +17,7 @@ import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .errors import (
+from ..errors import (
     BadContentLength,
     MessageTooLarge,
     MissingContentLength,

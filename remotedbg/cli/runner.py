@@ -16,15 +16,15 @@ import socket
 import sys
 import typing as t
 
-from .errors import ConfigError
-from .middleware import STATUS_PATH, RemoteDebugMiddleware
-from .settings import format_duration
+from ..errors import ConfigError
+from ..hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware
+from ..settings import format_duration
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from ..settings import Settings
     from .app_loader import LoadedApp
-    from .settings import Settings
 
 __all__ = ["bind_http", "hook_app", "serve"]
 
@@ -40,7 +40,7 @@ def hook_app(
     app = loaded.app
     flask = sys.modules.get("flask")
     if flask is not None and isinstance(app, flask.Flask):
-        from .flask_ext import RemoteDebugger
+        from ..hooks.flask import RemoteDebugger
 
         app.debug = True
         middleware = RemoteDebugger().init_app(app, settings)

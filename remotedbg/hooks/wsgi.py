@@ -12,13 +12,13 @@ import logging
 import sys
 import typing as t
 
+from ..settings import Settings
 from .app_root import guess_app_root
-from .settings import Settings
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .gate import Gate
+    from ..debuggee.gate import Gate
 
 __all__ = ["STATUS_PATH", "RemoteDebugMiddleware"]
 
@@ -59,7 +59,7 @@ class RemoteDebugMiddleware:
         self.errors_to_500 = errors_to_500
         self.gate: Gate | None = None
         if settings.enable:
-            from .gate import Gate
+            from ..debuggee.gate import Gate
 
             self.gate = Gate(settings, app_root=app_root or guess_app_root(app))
 

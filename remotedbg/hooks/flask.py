@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 import typing as t
 
+from ..settings import ENV_PREFIX, Settings
 from .app_root import import_root
-from .middleware import CLIENT_KEY, REPORTED_KEY, RemoteDebugMiddleware
-from .settings import ENV_PREFIX, Settings
+from .wsgi import CLIENT_KEY, REPORTED_KEY, RemoteDebugMiddleware
 
 if t.TYPE_CHECKING:
     from flask import Flask

@@ -19,24 +19,24 @@ import time
 import typing as t
 import weakref
 
-from .access import AccessPolicy, Window
-from .audit import Audit
-from .client_address import FORWARDING_HEADERS, resolve_client
-from .errors import ArmError
+from ..audit import Audit
+from ..door.access import AccessPolicy, Window
+from ..errors import ArmError
+from ..hooks.server_quirks import removed_forwarding_header
+from ..sansio.client_address import FORWARDING_HEADERS, resolve_client
+from ..settings import format_duration
 from .hidden_threads import hide_from_debugger
-from .server_quirks import removed_forwarding_header
-from .settings import format_duration
 
 if t.TYPE_CHECKING:
     import types
 
     from _typeshed.wsgi import WSGIEnvironment
 
-    from .addresses import IPAddress
-    from .bridge import Bridge
+    from ..door.bridge import Bridge
+    from ..sansio.addresses import IPAddress
+    from ..settings import Settings
     from .debugpy_backend import DebugpyBackend
     from .pycharm_backend import PycharmBackend
-    from .settings import Settings
     from .trace_scope import TraceScope
 
 __all__ = ["Gate", "monkey_patched"]
@@ -120,7 +120,7 @@ class Gate:
         if settings.backend == "debugpy":
             from .debugpy_backend import DebugpyBackend
 
-            DebugpyBackend.preload(f"{__package__}.bridge")
+            DebugpyBackend.preload("remotedbg.door.bridge")
         if hasattr(os, "register_at_fork"):
             forget = weakref.WeakMethod(self._reset_process)
             os.register_at_fork(after_in_child=lambda: (forget() or _nothing)())
@@ -249,7 +249,7 @@ class Gate:
         return True
 
     def _start(self, state: _ProcessState) -> None:
-        from .bridge import Bridge
+        from ..door.bridge import Bridge
         from .debugpy_backend import DebugpyBackend
 
         if state.backend is None:

@@ -19,8 +19,9 @@ import sys
 import threading
 import typing as t
 
-from .addresses import parse_address
-from .bridge_session import (
+from ..sansio.addresses import parse_address
+from .peer_owner import loopback_peer_uid, owner_known_here
+from .session import (
     CHUNK,
     HIGH_WATER,
     LOW_WATER,
@@ -32,11 +33,10 @@ from .bridge_session import (
     explain,
     nodelay,
 )
-from .peer_owner import loopback_peer_uid, owner_known_here
 
 if t.TYPE_CHECKING:
+    from ..audit import Audit
     from .access import AccessPolicy
-    from .audit import Audit
 
 __all__ = ["Bridge"]
 

@@ -10,7 +10,7 @@ import typing as t
 
 import click
 
-from .errors import RemotedbgError
+from ..errors import RemotedbgError
 
 __all__ = ["CLIError", "one_line_errors"]
 

@@ -14,7 +14,7 @@ import sys
 import threading
 import typing as t
 
-from .errors import ArmError
+from ..errors import ArmError
 from .hidden_threads import run_bounded
 
 __all__ = ["PycharmBackend"]

@@ -1,7 +1,7 @@
 """``remotedbg config``: attach configurations for VS Code and PyCharm.
 
-The commands here are thin: :mod:`remotedbg.vscode_config` builds and merges the VS Code
-configuration, :mod:`remotedbg.pycharm_config` words the PyCharm steps, and this module
+The commands here are thin: :mod:`remotedbg.client.vscode_config` builds and merges the VS Code
+configuration, :mod:`remotedbg.client.pycharm_config` words the PyCharm steps, and this module
 reads the options, fetches the server's ``app_root`` when asked, and turns every error into
 the CLI's one line with exit code 2. Its errors::
 
@@ -24,9 +24,9 @@ import urllib.request
 
 import click
 
-from .cli_errors import one_line_errors
-from .errors import ConfigError, RemotedbgError
-from .settings import parse_host, parse_port
+from ..cli.errors import one_line_errors
+from ..errors import ConfigError, RemotedbgError
+from ..settings import parse_host, parse_port
 
 __all__ = [
     "STATUS_TIMEOUT",

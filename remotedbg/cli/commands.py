@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 
 import click
 
-from .cli_errors import CLIError, one_line_errors
-from .settings import (
+from ..settings import (
     SPECS,
     SPECS_BY_FIELD,
     Settings,
@@ -24,6 +23,7 @@ from .settings import (
     parse_port,
     parse_token,
 )
+from .errors import CLIError, one_line_errors
 
 if t.TYPE_CHECKING:
     from .app_loader import LoadedApp
@@ -206,7 +206,7 @@ def demo(folder: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
 
     options = _setting_values(kwargs)
     settings = load_settings(options, enable=True)
-    source = importlib.resources.files("remotedbg").joinpath("demo_app.py").read_text("utf-8")
+    source = importlib.resources.files("remotedbg.cli").joinpath("demo_app.py").read_text("utf-8")
     path = os.path.join(os.path.abspath(folder), "demo_app.py")
     fix = "choose a folder of yours with --dir"
     try:
@@ -272,9 +272,9 @@ def bridge(listen: str, upstream: str, **kwargs: t.Any) -> None:
 
     The window opens now and the command exits when it ends (--ttl, --until).
     """
+    from ..door.standalone import run_standalone
+    from ..settings import parse_endpoint
     from .runner import configure_logging
-    from .settings import parse_endpoint
-    from .standalone import run_standalone
 
     options = _setting_values(kwargs)
     with one_line_errors():
@@ -360,7 +360,7 @@ def attach(url: str, local_port: str, local_root: str, token: str | None, ssh: s
     only to URL's host (or through --ssh), and on Linux only your own user's connections
     are relayed. Ctrl-C or SIGTERM stops it (exit code 0); a problem is one line, exit 2.
     """
-    from .attach import attach_main
+    from ..client.attach import attach_main
 
     context = click.get_current_context()
 
@@ -390,8 +390,8 @@ def token() -> None:
 
 
 def _register() -> None:
-    from .doctor import doctor_command
-    from .ide_config import config_group
+    from ..client.ide_config import config_group
+    from ..doctor import doctor_command
 
     cli.add_command(doctor_command)
     cli.add_command(config_group)

@@ -27,8 +27,8 @@ import threading
 import time
 import typing as t
 
-from .bridge_session import Upstream
-from .errors import ArmError
+from ..door.session import Upstream
+from ..errors import ArmError
 from .hidden_threads import run_bounded
 from .trace_scope import TraceScope
 

@@ -21,10 +21,10 @@ import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .addresses import parse_address
+from ..sansio.addresses import parse_address
 
 if t.TYPE_CHECKING:
-    from .addresses import AddressSet
+    from ..sansio.addresses import AddressSet
 
 __all__ = ["MAX_DELAY", "AccessPolicy", "Verdict", "Window"]
 

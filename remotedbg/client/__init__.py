@@ -1,0 +1,1 @@
+"""The laptop side: `remotedbg attach`, its relay, and the IDE configurations."""

@@ -1,0 +1,1 @@
+"""The request hooks: each turns a framework's request into facts for the gate."""
