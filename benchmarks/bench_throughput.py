@@ -26,16 +26,10 @@ from pathlib import Path
 from benchlib import Row, print_table
 from dap_client import DAPClient
 from ide import attach
-from servers import marker_line
+from servers import free_port, marker_line
 
 HERE = Path(__file__).resolve().parent
 VISITOR = "127.0.0.2"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 #: Linux: choose the source port at connect(), not bind(), so that thousands of short

@@ -4,6 +4,10 @@ RemotedbgError
 ├── ConfigError            a setting has a bad value; names the setting and the fix
 ├── AppLoadError           `remotedbg run APP` could not find or import APP
 ├── ArmError               the debugger could not be started in this process
+├── AttachError            `remotedbg attach` cannot go on; one line, exit code 2
+├── IdeConfigError         (remotedbg.client.ide_config) an attach configuration cannot be made
+│   ├── LaunchJsonError    launch.json cannot be read, parsed, or has the wrong shape
+│   └── StatusPageError    GET <url>/__remotedbg__ failed or returned no app_root
 └── ProtocolError          bytes from a DAP peer broke the protocol (one connection)
     ├── FramingError       the Content-Length framing is wrong
     │   ├── MissingContentLength
@@ -12,6 +16,13 @@ RemotedbgError
     │   └── TruncatedMessage   EOF in the middle of a message
     ├── NotJSON            the body is not UTF-8 JSON
     └── NotDAPMessage      the body is JSON but not a DAP request, response or event
+
+click.ClickException
+└── CLIError               (remotedbg.cli.errors) one line on stderr, exit code 2
+
+CLIError is outside the tree on purpose: it is how the command line reports an error, not
+an error of its own. ``one_line_errors`` turns any RemotedbgError into it at the CLI's edge,
+so the library below never imports click to raise one.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "AppLoadError",
     "ArmError",
+    "AttachError",
     "BadContentLength",
     "ConfigError",
     "FramingError",
@@ -53,6 +65,10 @@ class AppLoadError(RemotedbgError):
 
 class ArmError(RemotedbgError):
     """The debugger listener could not start; the app keeps serving without it."""
+
+
+class AttachError(RemotedbgError):
+    """A failure `remotedbg attach` reports in one line, with exit code 2."""
 
 
 class ProtocolError(RemotedbgError):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,6 +24,8 @@ import typing as t
 from pathlib import Path
 
 import pytest
+
+from remotedbg.audit import AUDIT_LOGGER
 
 TESTS = Path(__file__).resolve().parent
 APPS = TESTS / "apps"
@@ -79,18 +83,60 @@ def http_get(
     path: str = "/",
     *,
     source: str = "127.0.0.1",
-    headers: dict[str, str] | None = None,
+    headers: t.Mapping[str, str] | t.Iterable[tuple[str, str]] = (),
     timeout: float = 30.0,
 ) -> Response:
+    """GET `path` from `source`; `headers` as a mapping, or as lines with repeats kept."""
+    lines = headers.items() if isinstance(headers, t.Mapping) else headers
     conn = http.client.HTTPConnection(
         "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
     )
     try:
-        conn.request("GET", path, headers=headers or {})
+        conn.putrequest("GET", path)
+        for name, value in lines:
+            conn.putheader(name, value)
+        conn.endheaders()
         response = conn.getresponse()
         return Response(response.status, response.read(), dict(response.getheaders()))
     finally:
         conn.close()
+
+
+class AuditCapture(logging.Handler):
+    """The fields (``record.remotedbg``) of every event on the ``remotedbg.audit`` logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self.logger = logging.getLogger(AUDIT_LOGGER)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def levels(self) -> list[int]:
+        return [record.levelno for record in list(self.records)]
+
+    def events(self, name: str | None = None) -> list[dict[str, t.Any]]:
+        """The events so far, all or those called `name`."""
+        fields = [dict(record.__dict__["remotedbg"]) for record in list(self.records)]
+        return [e for e in fields if name is None or e["event"] == name]
+
+    def wait_for(self, event: str, timeout: float = 10.0, **fields: object) -> dict[str, t.Any]:
+        """The first `event` whose fields include `fields` (str values: as substrings)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for found in self.events(event):
+                if all(_matches(found.get(k), v) for k, v in fields.items()):
+                    return found
+            time.sleep(0.02)
+        raise AssertionError(f"no {event} {fields} in {self.events()}")
+
+
+def _matches(value: object, expected: object) -> bool:
+    if isinstance(expected, str) and isinstance(value, str):
+        return expected in value
+    return value == expected
 
 
 class Server:
@@ -105,6 +151,7 @@ class Server:
         cwd: Path = TESTS,
         log_path: Path,
     ) -> None:
+        self.argv = argv
         self.http_port = http_port
         self.log_path = log_path
         self._log = log_path.open("wb")
@@ -155,14 +202,60 @@ class Server:
         self._log.close()
 
 
+def remotedbg_argv(app: str, http_port: int, *args: str) -> list[str]:
+    """`remotedbg run APP` serving HTTP on `http_port`, with more options after."""
+    return [sys.executable, "-m", "remotedbg", "run", app, "--port", str(http_port), *args]
+
+
 def remotedbg_run(
     app: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> Server:
     http_port = free_port()
-    argv = [sys.executable, "-m", "remotedbg", "run", app, "--port", str(http_port), *args]
+    argv = remotedbg_argv(app, http_port, *args)
     server = Server(argv, http_port=http_port, env=env, log_path=tmp_path / "server.log")
     server.wait_ready()
     return server
+
+
+class DevServers:
+    """Servers started for one test, all stopped at its end (the `dev_server` fixture).
+
+    Each log goes to its own file in `tmp_path` and is printed at teardown, so a failing
+    test shows what its servers wrote.
+    """
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.servers: list[Server] = []
+
+    def __call__(
+        self, app: str, *args: str, env: dict[str, str] | None = None, cwd: Path = TESTS
+    ) -> Server:
+        """`remotedbg run APP *args` on a free port, answering."""
+        http_port = free_port()
+        return self.start(
+            remotedbg_argv(app, http_port, *args), http_port=http_port, env=env, cwd=cwd
+        )
+
+    def start(
+        self,
+        argv: list[str],
+        *,
+        http_port: int,
+        env: dict[str, str] | None = None,
+        cwd: Path = TESTS,
+    ) -> Server:
+        """Any server command (gunicorn, waitress...) that serves HTTP on `http_port`, answering."""
+        name = "server.log" if not self.servers else f"server-{len(self.servers)}.log"
+        server = Server(argv, http_port=http_port, env=env, cwd=cwd, log_path=self.tmp_path / name)
+        self.servers.append(server)
+        server.wait_ready()
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
+            print(f"--- {shlex.join(server.argv)} ---\n{server.log}")
 
 
 def spawn_attach(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from remotedbg.sansio.addresses import AddressSet
 from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, Message, encode, message_to_dict
 
 from dap_client import DAPClient, initialize_arguments
+from servers import AuditCapture, http_get
 
 pytestmark = pytest.mark.e2e
 
@@ -123,15 +123,6 @@ def run_debuggee(directory: Path, bridge_token: str | None = None) -> t.Iterator
         process.wait(WAIT)
         if process.stdout is not None:
             process.stdout.close()
-
-
-def http_get(port: int) -> bytes:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", "/")
-        return connection.getresponse().read()
-    finally:
-        connection.close()
 
 
 class RecordingProxy:
@@ -249,40 +240,6 @@ class FakeDebugger:
         conn.sendall(encode({**response, "request_seq": msg.seq, "command": request["command"]}))
 
 
-class AuditLog(logging.Handler):
-    """Collects the structured fields of every audit event."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[dict[str, t.Any]] = []
-        self.logger = logging.getLogger(f"remotedbg.audit.test{id(self)}")
-        self.logger.propagate = False
-        self.logger.setLevel(logging.INFO)
-        self.logger.addHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.events.append(dict(record.__dict__["remotedbg"]))
-
-    def named(self, event: str) -> list[dict[str, t.Any]]:
-        return [e for e in list(self.events) if e["event"] == event]
-
-    def wait_for(self, event: str, timeout: float = WAIT, **fields: object) -> dict[str, t.Any]:
-        """The first `event` whose fields include `fields` (str values: as substrings)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for found in self.named(event):
-                if all(_matches(found.get(k), v) for k, v in fields.items()):
-                    return found
-            time.sleep(0.02)
-        raise AssertionError(f"no {event} {fields} in {self.events}")
-
-
-def _matches(value: object, expected: object) -> bool:
-    if isinstance(expected, str) and isinstance(value, str):
-        return expected in value
-    return value == expected
-
-
 def wait_until(condition: t.Callable[[], bool], timeout: float = WAIT) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -322,19 +279,12 @@ def fake() -> t.Iterator[FakeDebugger]:
 
 
 @pytest.fixture
-def audit_log() -> t.Iterator[AuditLog]:
-    log = AuditLog()
-    yield log
-    log.logger.removeHandler(log)
-
-
-@pytest.fixture
 def peers() -> Peers:
     return Peers()
 
 
 @pytest.fixture
-def make_bridge(audit_log: AuditLog, peers: Peers) -> t.Iterator[MakeBridge]:
+def make_bridge(audit_log: AuditCapture, peers: Peers) -> t.Iterator[MakeBridge]:
     bridges: list[Bridge] = []
 
     def make(
@@ -396,7 +346,8 @@ def pause_request(
     client: DAPClient, debuggee: Debuggee, pool: ThreadPoolExecutor
 ) -> tuple[Future[bytes], int]:
     """Send an HTTP request that stops at the breakpoint; its future and thread id."""
-    pending = pool.submit(http_get, debuggee.ports["http"])
+    port = debuggee.ports["http"]
+    pending = pool.submit(lambda: http_get(port).body)
     stopped = client.wait_event("stopped")
     assert stopped["body"]["reason"] == "breakpoint"
     return pending, stopped["body"]["threadId"]
@@ -415,14 +366,14 @@ def assert_refused_silently(address: tuple[str, int], source: str = "127.0.0.1")
 # -- rule 1: the peer check at accept ---------------------------------------------------
 
 
-def test_peer_off_the_allowlist_gets_no_bytes(bridge: Bridge, audit_log: AuditLog) -> None:
+def test_peer_off_the_allowlist_gets_no_bytes(bridge: Bridge, audit_log: AuditCapture) -> None:
     """A peer outside the allowlist is closed at accept without one DAP byte."""
     assert_refused_silently(address_of(bridge), source="127.0.0.2")
     audit_log.wait_for("refused", peer="127.0.0.2", reason="allowlist")
 
 
 def test_no_armed_window_refuses(
-    make_bridge: MakeBridge, proxy: RecordingProxy, audit_log: AuditLog
+    make_bridge: MakeBridge, proxy: RecordingProxy, audit_log: AuditCapture
 ) -> None:
     """An allowlisted peer is still refused while no window is open."""
     bridge = make_bridge(proxy.address, open_window=False)
@@ -473,7 +424,7 @@ def test_busy_port_raises_in_start(make_bridge: MakeBridge, proxy: RecordingProx
 def test_attach_without_the_right_token_fails_clearly(
     bridge: Bridge,
     proxy: RecordingProxy,
-    audit_log: AuditLog,
+    audit_log: AuditCapture,
     initialize_extra: dict[str, t.Any],
     attach_extra: dict[str, t.Any],
     expected: str,
@@ -514,7 +465,7 @@ def test_refusal_survives_pipelined_requests(bridge: Bridge, proxy: RecordingPro
 
 
 def test_five_wrong_tokens_slow_down_but_do_not_lock_out(
-    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditLog
+    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditCapture
 ) -> None:
     """After five wrong tokens from 127.0.0.1 the right one is admitted within 15 s."""
     bridge = make_bridge(fake.address)
@@ -530,11 +481,11 @@ def test_five_wrong_tokens_slow_down_but_do_not_lock_out(
         assert attach(client)["success"]
         detach(client)
     assert time.monotonic() - started < 15
-    assert not audit_log.named("refused")
+    assert not audit_log.events("refused")
 
 
 def test_right_token_gets_in_within_15s_of_fifty_wrong_ones(
-    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditLog
+    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditCapture
 ) -> None:
     """Fifty wrong tokens fired from 127.0.0.1 only delay the right one, by seconds."""
     bridge = make_bridge(fake.address)
@@ -577,7 +528,7 @@ def test_requests_other_than_attach_are_refused(
 
 
 def test_handshake_timeout_closes_silent_and_stalled_clients(
-    make_bridge: MakeBridge, proxy: RecordingProxy, audit_log: AuditLog
+    make_bridge: MakeBridge, proxy: RecordingProxy, audit_log: AuditCapture
 ) -> None:
     """A client that sends nothing, or stops after initialize, is closed after the timeout."""
     bridge = make_bridge(proxy.address, handshake_timeout=0.5)
@@ -586,13 +537,13 @@ def test_handshake_timeout_closes_silent_and_stalled_clients(
     with DAPClient(address_of(bridge)) as stalled:
         assert stalled.request("initialize", initialize_arguments())["success"]
         assert stalled.wait_closed(timeout=WAIT)
-    wait_until(lambda: len(audit_log.named("fault")) == 2)
-    assert {e["reason"] for e in audit_log.named("fault")} == {"handshake timeout"}
+    wait_until(lambda: len(audit_log.events("fault")) == 2)
+    assert {e["reason"] for e in audit_log.events("fault")} == {"handshake timeout"}
     assert proxy.connections == 0
 
 
 def test_idle_connections_cannot_keep_the_developer_out(
-    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditLog
+    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditCapture
 ) -> None:
     """Past the caps on connections before attach the oldest idle one goes, not the newcomer."""
     bridge = make_bridge(fake.address, allow=["127.0.0.0/24"])
@@ -612,7 +563,7 @@ def test_idle_connections_cannot_keep_the_developer_out(
 
 
 def test_big_requests_wait_for_a_successful_attach(
-    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditLog
+    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditCapture
 ) -> None:
     """Before attach a frame over 64 KiB is refused at its header; once attached it passes."""
     bridge = make_bridge(fake.address)
@@ -627,14 +578,14 @@ def test_big_requests_wait_for_a_successful_attach(
     assert fake.requests[-2]["arguments"]["expression"] == "x" * 1_000_000
 
 
-def test_a_connect_loop_does_not_flood_the_log(bridge: Bridge, audit_log: AuditLog) -> None:
+def test_a_connect_loop_does_not_flood_the_log(bridge: Bridge, audit_log: AuditCapture) -> None:
     """500 refused connections from one address write a handful of audit lines, not 500."""
     for _ in range(500):
         with socket.create_connection(address_of(bridge), source_address=("127.0.0.2", 0)):
             pass
     audit_log.wait_for("refused", peer="127.0.0.2")
     time.sleep(0.5)
-    assert 1 <= len(audit_log.named("refused")) <= 5
+    assert 1 <= len(audit_log.events("refused")) <= 5
 
 
 # -- rule 3: a real session ---------------------------------------------------------------
@@ -644,7 +595,7 @@ def test_debugging_through_the_bridge_works_and_the_token_stays_out(
     bridge: Bridge,
     debuggee: Debuggee,
     proxy: RecordingProxy,
-    audit_log: AuditLog,
+    audit_log: AuditCapture,
     peers: Peers,
 ) -> None:
     """Breakpoint, stack, scopes, variables and continue all work; debugpy never sees the token."""
@@ -677,7 +628,7 @@ def test_debugging_through_the_bridge_works_and_the_token_stays_out(
 
 
 def test_unreachable_debugger_fails_the_attach(
-    make_bridge: MakeBridge, audit_log: AuditLog
+    make_bridge: MakeBridge, audit_log: AuditCapture
 ) -> None:
     """With nothing listening upstream, attach fails with "not reachable" and a fault is audited."""
     with socket.socket() as placeholder:
@@ -732,7 +683,7 @@ def test_close_mid_frame_waits_for_the_frame_boundary(
 
 
 def test_garbage_from_the_debugger_ends_the_session_with_a_fault(
-    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditLog
+    make_bridge: MakeBridge, fake: FakeDebugger, audit_log: AuditCapture
 ) -> None:
     """A broken frame from the debugger closes the session, tells the IDE, and is audited."""
     bridge = make_bridge(fake.address)
@@ -753,7 +704,7 @@ def test_garbage_from_the_debugger_ends_the_session_with_a_fault(
 
 
 def test_second_client_is_refused_and_reattach_works(
-    bridge: Bridge, debuggee: Debuggee, proxy: RecordingProxy, peers: Peers, audit_log: AuditLog
+    bridge: Bridge, debuggee: Debuggee, proxy: RecordingProxy, peers: Peers, audit_log: AuditCapture
 ) -> None:
     """A second IDE is refused without learning who is attached; re-attach works after."""
     with DAPClient(address_of(bridge)) as first:
@@ -790,7 +741,7 @@ def test_second_client_is_refused_and_reattach_works(
     ],
 )
 def test_bad_bytes_before_attach_close_only_that_connection(
-    bridge: Bridge, debuggee: Debuggee, audit_log: AuditLog, data: bytes, reason: str
+    bridge: Bridge, debuggee: Debuggee, audit_log: AuditCapture, data: bytes, reason: str
 ) -> None:
     """Malformed input is audited as a fault, and the next IDE attaches normally."""
     with DAPClient(address_of(bridge)) as client:
@@ -806,7 +757,7 @@ def test_bad_bytes_before_attach_close_only_that_connection(
 
 
 def test_client_vanishing_mid_message_resumes_the_paused_app(
-    bridge: Bridge, debuggee: Debuggee, audit_log: AuditLog, peers: Peers
+    bridge: Bridge, debuggee: Debuggee, audit_log: AuditCapture, peers: Peers
 ) -> None:
     """An IDE dying mid-frame while the app is paused: fault audited, app resumed, bridge fine."""
     with ThreadPoolExecutor(1) as pool:
@@ -825,7 +776,7 @@ def test_client_vanishing_mid_message_resumes_the_paused_app(
 
 
 def test_debugger_dying_mid_session_closes_the_session_only(
-    make_bridge: MakeBridge, tmp_path: Path, audit_log: AuditLog
+    make_bridge: MakeBridge, tmp_path: Path, audit_log: AuditCapture
 ) -> None:
     """debugpy killed mid-session: the IDE is told, a fault is audited, the bridge accepts on."""
     with run_debuggee(tmp_path) as doomed:
@@ -875,7 +826,7 @@ def test_bridge_thread_is_hidden_from_the_debugger(tmp_path: Path) -> None:
 
 
 def test_close_mid_session_tells_the_ide_and_resumes_the_app(
-    bridge: Bridge, debuggee: Debuggee, audit_log: AuditLog, peers: Peers
+    bridge: Bridge, debuggee: Debuggee, audit_log: AuditCapture, peers: Peers
 ) -> None:
     """Expiry with a paused request: output and terminated reach the IDE, the request completes."""
     address = address_of(bridge)

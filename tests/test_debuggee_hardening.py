@@ -16,15 +16,9 @@ import pytest
 
 from dap_client import DAPClient
 from ide import Background, attach, pause_request
-from servers import APPS, Server, free_port, listening_ports, marker_line, run_script
+from servers import APPS, DevServers, free_port, listening_ports, marker_line, run_script
 
 pytestmark = pytest.mark.e2e
-
-
-def start(argv: list[str], tmp_path: Path, env: dict[str, str], http_port: int) -> Server:
-    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
-    server.wait_ready()
-    return server
 
 
 def gunicorn_argv(http_port: int, app: str, *options: str) -> list[str]:
@@ -43,26 +37,25 @@ def visitors_pass(client: DAPClient, http_port: int, body: bytes, **kwargs: t.An
         assert visitor.result(timeout=10).body == body
 
 
-def test_only_the_bridge_listens_while_armed_and_nothing_after(tmp_path: Path) -> None:
+def test_only_the_bridge_listens_while_armed_and_nothing_after(dev_server: DevServers) -> None:
     """debugpy has no port of its own; the bridge's closes with the window."""
     http_port, dap_port = free_port(), free_port()
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "4s"}
-    server = start(gunicorn_argv(http_port, "wsgi_app"), tmp_path, env, http_port)
-    try:
-        worker = server.get("/__remotedbg__").json()["pid"]
-        assert listening_ports(worker) == {http_port, dap_port}
-        line = marker_line(APPS / "wsgi_app.py", "BREAK: index")
-        with DAPClient(("127.0.0.1", dap_port)) as client:
-            attach(client, breakpoints={APPS / "wsgi_app.py": [line]})
-            paused = pause_request(client, http_port)
-            assert listening_ports(worker) == {http_port, dap_port}, "a port opened on attach"
-            client.request("continue", {"threadId": paused.thread_id})
-            assert paused.request.result().body == b"hello tester"
-            assert client.wait_closed(timeout=15), "the window did not end the session"
-        server.wait_for_log("event=expired")
-        assert listening_ports(worker) == {http_port}
-    finally:
-        server.stop()
+    server = dev_server.start(
+        gunicorn_argv(http_port, "wsgi_app"), http_port=http_port, env=env, cwd=APPS
+    )
+    worker = server.get("/__remotedbg__").json()["pid"]
+    assert listening_ports(worker) == {http_port, dap_port}
+    line = marker_line(APPS / "wsgi_app.py", "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        attach(client, breakpoints={APPS / "wsgi_app.py": [line]})
+        paused = pause_request(client, http_port)
+        assert listening_ports(worker) == {http_port, dap_port}, "a port opened on attach"
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"hello tester"
+        assert client.wait_closed(timeout=15), "the window did not end the session"
+    server.wait_for_log("event=expired")
+    assert listening_ports(worker) == {http_port}
 
 
 def test_a_pydevd_listener_without_the_secret_runs_nothing() -> None:
@@ -102,29 +95,26 @@ def test_a_pydevd_listener_without_the_secret_runs_nothing() -> None:
         assert answer["message"] == "Client not authenticated."
 
 
-def test_a_visitor_never_runs_traced_outside_the_hook(tmp_path: Path) -> None:
+def test_a_visitor_never_runs_traced_outside_the_hook(dev_server: DevServers) -> None:
     """On the thread the developer's request used, a visitor passes a breakpoint in code
     that runs before the hook (an outer middleware) without stopping."""
     http_port, dap_port = free_port(), free_port()
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
     argv = gunicorn_argv(http_port, "outer_app", "-k", "gthread", "--threads", "1")
-    server = start(argv, tmp_path, env, http_port)
+    server = dev_server.start(argv, http_port=http_port, env=env, cwd=APPS)
     app_file = APPS / "outer_app.py"
-    try:
-        server.get("/")
-        with DAPClient(("127.0.0.1", dap_port)) as client:
-            lines = [marker_line(app_file, "BREAK: outer"), marker_line(app_file, "BREAK: inner")]
-            attach(client, breakpoints={app_file: lines})
-            paused = pause_request(client, http_port)  # the developer's, in the hook
-            assert paused.frame["line"] == lines[1]
-            client.request("continue", {"threadId": paused.thread_id})
-            assert paused.request.result().body == b"inner"
-            visitors_pass(client, http_port, b"inner", headers={"Authorization": "Basic c2VjcmV0"})
-    finally:
-        server.stop()
+    server.get("/")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        lines = [marker_line(app_file, "BREAK: outer"), marker_line(app_file, "BREAK: inner")]
+        attach(client, breakpoints={app_file: lines})
+        paused = pause_request(client, http_port)  # the developer's, in the hook
+        assert paused.frame["line"] == lines[1]
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"inner"
+        visitors_pass(client, http_port, b"inner", headers={"Authorization": "Basic c2VjcmV0"})
 
 
-def test_a_visitor_never_runs_traced_in_the_runners_server_code(tmp_path: Path) -> None:
+def test_a_visitor_never_runs_traced_in_the_runners_server_code(dev_server: DevServers) -> None:
     """Under `remotedbg run`, a breakpoint in Werkzeug's own serving code, which runs
     outside the hook, stops the developer's request and never a visitor's."""
     import werkzeug.serving
@@ -136,56 +126,51 @@ def test_a_visitor_never_runs_traced_in_the_runners_server_code(tmp_path: Path) 
     http_port, dap_port = free_port(), free_port()
     argv = [sys.executable, "-m", "remotedbg", "run", "wsgi_app:bare_app", "--port",
             str(http_port), "--dap-port", str(dap_port)]  # fmt: skip
-    server = start(argv, tmp_path, {}, http_port)
-    try:
-        server.get("/health")
-        with DAPClient(("127.0.0.1", dap_port)) as client:
-            breakpoints = {Path(werkzeug.serving.__file__): [line]}
-            attach(client, breakpoints=breakpoints, arguments={"justMyCode": False})
-            paused = pause_request(client, http_port)  # the developer's: traced until closed
-            assert paused.frame["line"] == line
-            client.request("continue", {"threadId": paused.thread_id})
-            assert paused.request.result().body == b"hello tester"
-            visitors_pass(client, http_port, b"hello tester")
-    finally:
-        server.stop()
+    server = dev_server.start(argv, http_port=http_port, env={}, cwd=APPS)
+    server.get("/health")
+    with DAPClient(("127.0.0.1", dap_port)) as client:
+        breakpoints = {Path(werkzeug.serving.__file__): [line]}
+        attach(client, breakpoints=breakpoints, arguments={"justMyCode": False})
+        paused = pause_request(client, http_port)  # the developer's: traced until closed
+        assert paused.frame["line"] == line
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().body == b"hello tester"
+        visitors_pass(client, http_port, b"hello tester")
 
 
-def test_gevent_support_still_closes_everything_when_the_window_ends(tmp_path: Path) -> None:
+def test_gevent_support_still_closes_everything_when_the_window_ends(
+    dev_server: DevServers,
+) -> None:
     """With GEVENT_SUPPORT=True, pydevd's own socket type does not keep a port open."""
     http_port = free_port()
     argv = [sys.executable, "-m", "remotedbg", "run", "wsgi_app:bare_app", "--port",
             str(http_port), "--dap-port", "0", "--ttl", "3s"]  # fmt: skip
-    server = start(argv, tmp_path, {"GEVENT_SUPPORT": "True"}, http_port)
-    try:
-        status = server.get("/__remotedbg__").json()
-        assert status["armed"] is True
-        assert listening_ports(server.process.pid) == {http_port, status["dap_port"]}
-        server.wait_for_log("event=expired")
-        assert listening_ports(server.process.pid) == {http_port}
-        assert "could not be closed" not in server.log
-    finally:
-        server.stop()
+    server = dev_server.start(argv, http_port=http_port, env={"GEVENT_SUPPORT": "True"}, cwd=APPS)
+    status = server.get("/__remotedbg__").json()
+    assert status["armed"] is True
+    assert listening_ports(server.process.pid) == {http_port, status["dap_port"]}
+    server.wait_for_log("event=expired")
+    assert listening_ports(server.process.pid) == {http_port}
+    assert "could not be closed" not in server.log
 
 
-def test_a_gevent_worker_refuses_to_arm_and_says_what_to_use(tmp_path: Path) -> None:
+def test_a_gevent_worker_refuses_to_arm_and_says_what_to_use(dev_server: DevServers) -> None:
     """Under gunicorn -k gevent nothing arms, the app serves, and one line says why."""
     pytest.importorskip("gevent")
     http_port, dap_port = free_port(), free_port()
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
-    server = start(gunicorn_argv(http_port, "wsgi_app", "-k", "gevent"), tmp_path, env, http_port)
-    try:
-        status = server.get("/__remotedbg__").json()
-        assert status["armed"] is False
-        assert "gevent" in status["error"]
-        assert "gthread" in status["error"]
-        assert server.get("/").body == b"hello tester"
-        assert listening_ports(status["pid"]) == {http_port}
-        server.get("/")
-        time.sleep(0.2)
-        assert server.log.count("could not arm") == 1, "refused once, not once per request"
-    finally:
-        server.stop()
+    server = dev_server.start(
+        gunicorn_argv(http_port, "wsgi_app", "-k", "gevent"), http_port=http_port, env=env, cwd=APPS
+    )
+    status = server.get("/__remotedbg__").json()
+    assert status["armed"] is False
+    assert "gevent" in status["error"]
+    assert "gthread" in status["error"]
+    assert server.get("/").body == b"hello tester"
+    assert listening_ports(status["pid"]) == {http_port}
+    server.get("/")
+    time.sleep(0.2)
+    assert server.log.count("could not arm") == 1, "refused once, not once per request"
 
 
 def test_a_request_at_the_windows_edge_gets_its_normal_answer() -> None:

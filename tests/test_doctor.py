@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner, Result
 
-from remotedbg import doctor as doctor_module
 from remotedbg.client.ide_config import StatusPageError, fetch_status
 from remotedbg.debuggee.debugpy_backend import missing_safety_parts
 from remotedbg.debuggee.gate import monkey_patched
@@ -41,6 +40,7 @@ from remotedbg.doctor import (
     check_reloader,
     check_settings,
     check_until,
+    checkup,
     detect_container,
     doctor_command,
     green_patching,
@@ -225,7 +225,7 @@ def test_port_held_by_the_apps_armed_door_is_ok(
         if how == "--url":
             args = ["--url", url]
         else:
-            monkeypatch.setattr(doctor_module, "LOCAL_APP_URLS", ("http://127.0.0.1:9", url))
+            monkeypatch.setattr(checkup, "LOCAL_APP_URLS", ("http://127.0.0.1:9", url))
             args = []
         env = {"REMOTEDBG_DAP_PORT": str(dap_port)}
         probe = make_probe(tmp_path, env, bind=bind_port, fetch_status=fetch_status)

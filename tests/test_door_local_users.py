@@ -10,12 +10,10 @@ from __future__ import annotations
 import os
 import pwd
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from servers import APPS, Server, attach_answer, free_port, remotedbg_run, run_client
+from servers import APPS, DevServers, Server, attach_answer, free_port, run_client
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,19 +32,17 @@ def nobody() -> int:
         pytest.skip("no user called nobody")
 
 
-def armed(tmp_path: Path, *args: str) -> tuple[Server, int]:
+def armed(dev_server: DevServers, *args: str) -> tuple[Server, int]:
     dap_port = free_port()
     app = f"{APPS / 'wsgi_app.py'}:bare_app"
-    server = remotedbg_run(app, tmp_path, "--dap-port", str(dap_port), *args)
+    server = dev_server(app, "--dap-port", str(dap_port), *args)
     assert server.get("/__remotedbg__").json()["armed"] is True
     return server, dap_port
 
 
 @pytest.fixture
-def tokenless(tmp_path: Path) -> Iterator[tuple[Server, int]]:
-    server, port = armed(tmp_path)
-    yield server, port
-    server.stop()
+def tokenless(dev_server: DevServers) -> tuple[Server, int]:
+    return armed(dev_server)
 
 
 def test_another_user_is_refused_without_a_token(
@@ -68,13 +64,10 @@ def test_the_apps_own_user_is_admitted_without_a_token(tokenless: tuple[Server, 
     server.wait_for_log("event=attached")
 
 
-def test_with_a_token_the_token_decides(tmp_path: Path, nobody: int) -> None:
+def test_with_a_token_the_token_decides(dev_server: DevServers, nobody: int) -> None:
     """With a token, another user holding it attaches, and without it is refused."""
-    server, dap_port = armed(tmp_path, "--token", TOKEN)
-    try:
-        refused = run_client(dap_port, user="nobody", arguments={"remotedbgToken": "x" * 40})
-        assert (attach_answer(refused) or {}).get("success") is False, refused
-        admitted = run_client(dap_port, user="nobody", arguments={"remotedbgToken": TOKEN})
-        assert (attach_answer(admitted) or {}).get("success") is True, admitted
-    finally:
-        server.stop()
+    _, dap_port = armed(dev_server, "--token", TOKEN)
+    refused = run_client(dap_port, user="nobody", arguments={"remotedbgToken": "x" * 40})
+    assert (attach_answer(refused) or {}).get("success") is False, refused
+    admitted = run_client(dap_port, user="nobody", arguments={"remotedbgToken": TOKEN})
+    assert (attach_answer(admitted) or {}).get("success") is True, admitted

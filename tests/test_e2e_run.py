@@ -7,15 +7,14 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from dap_client import DAPClient
 from ide import Background, attach, pause_request
-from servers import APPS, Server, free_port, marker_line, port_open, remotedbg_run
+from servers import APPS, DevServers, Server, free_port, marker_line, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -44,12 +43,10 @@ def announced_during(client: DAPClient, action: Callable[[], None]) -> set[int]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+def server(dev_server: DevServers) -> tuple[Server, int]:
     """`remotedbg run` on the Flask sample app, with its debugger port."""
     dap_port = free_port()
-    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port))
-    yield srv, dap_port
-    srv.stop()
+    return dev_server(str(FLASK_APP), "--dap-port", str(dap_port)), dap_port
 
 
 def test_not_allowlisted_client_never_arms(server: tuple[Server, int]) -> None:
@@ -196,7 +193,7 @@ def test_fifty_concurrent_first_requests_arm_once(server: tuple[Server, int]) ->
     assert srv_allow == 25
 
 
-def test_busy_debugger_port_is_one_line_and_the_app_goes_on(tmp_path: Path) -> None:
+def test_busy_debugger_port_is_one_line_and_the_app_goes_on(dev_server: DevServers) -> None:
     """If the debugger port is taken, arming fails in one logged line; nothing hangs."""
     import socket
 
@@ -204,18 +201,15 @@ def test_busy_debugger_port_is_one_line_and_the_app_goes_on(tmp_path: Path) -> N
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         busy = squatter.getsockname()[1]
-        srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(busy))
-        try:
-            status = srv.get("/__remotedbg__", timeout=20).json()
-            assert status["armed"] is False
-            assert "in use" in status["error"]
-            assert srv.get("/health", timeout=10).body == b"ok"
-            assert srv.get("/health", timeout=10).body == b"ok"
-            srv.wait_for_log("could not arm")
-            assert srv.log.count("could not arm the debugger") == 1
-            assert "Traceback" not in srv.log
-        finally:
-            srv.stop()
+        srv = dev_server(str(FLASK_APP), "--dap-port", str(busy))
+        status = srv.get("/__remotedbg__", timeout=20).json()
+        assert status["armed"] is False
+        assert "in use" in status["error"]
+        assert srv.get("/health", timeout=10).body == b"ok"
+        assert srv.get("/health", timeout=10).body == b"ok"
+        srv.wait_for_log("could not arm")
+        assert srv.log.count("could not arm the debugger") == 1
+        assert "Traceback" not in srv.log
 
 
 def test_until_in_the_past_refuses_to_start() -> None:
@@ -233,45 +227,37 @@ def test_until_in_the_past_refuses_to_start() -> None:
     )
 
 
-def test_until_passed_while_serving_never_arms(tmp_path: Path) -> None:
+def test_until_passed_while_serving_never_arms(dev_server: DevServers) -> None:
     """Once REMOTEDBG_UNTIL passes, even an allowlisted request does not arm."""
     dap_port = free_port()
     soon = datetime.now(timezone.utc) + timedelta(seconds=2)
-    srv = remotedbg_run(
-        str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--until", soon.isoformat()
-    )
-    try:
-        time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
-        assert srv.get("/__remotedbg__").json()["armed"] is False
-        assert not port_open(dap_port)
-        srv.wait_for_log("REMOTEDBG_UNTIL has passed")
-    finally:
-        srv.stop()
+    srv = dev_server(str(FLASK_APP), "--dap-port", str(dap_port), "--until", soon.isoformat())
+    time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+    assert srv.get("/__remotedbg__").json()["armed"] is False
+    assert not port_open(dap_port)
+    srv.wait_for_log("REMOTEDBG_UNTIL has passed")
 
 
-def test_a_new_window_after_expiry_debugs_again(tmp_path: Path) -> None:
+def test_a_new_window_after_expiry_debugs_again(dev_server: DevServers) -> None:
     """After a window ends, the IDE is told, and a new window stops on breakpoints again."""
     dap_port = free_port()
     # Long enough to attach and step on a loaded CI machine; short enough to wait out twice.
-    srv = remotedbg_run(str(FLASK_APP), tmp_path, "--dap-port", str(dap_port), "--ttl", "5s")
+    srv = dev_server(str(FLASK_APP), "--dap-port", str(dap_port), "--ttl", "5s")
     line = marker_line(FLASK_APP, "BREAK: index")
-    try:
-        for window in range(2):
-            assert srv.get("/__remotedbg__").json()["armed"] is True
-            with DAPClient(("127.0.0.1", dap_port)) as client:
-                attach(client, breakpoints={FLASK_APP: [line]})
-                paused = pause_request(client, srv.http_port)
-                assert paused.frame["line"] == line
-                client.request("continue", {"threadId": paused.thread_id})
-                assert paused.request.result().body == b"hello tester"
-                output = client.wait_event("output", timeout=20)
-                assert "window" in output["body"]["output"]
-                client.wait_event("terminated", timeout=10)
-            srv.wait_for_log("event=expired", count=window + 1)
-            assert not port_open(dap_port)
-            assert srv.get("/health", source="127.0.0.2").body == b"ok"
-    finally:
-        srv.stop()
+    for window in range(2):
+        assert srv.get("/__remotedbg__").json()["armed"] is True
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            attach(client, breakpoints={FLASK_APP: [line]})
+            paused = pause_request(client, srv.http_port)
+            assert paused.frame["line"] == line
+            client.request("continue", {"threadId": paused.thread_id})
+            assert paused.request.result().body == b"hello tester"
+            output = client.wait_event("output", timeout=20)
+            assert "window" in output["body"]["output"]
+            client.wait_event("terminated", timeout=10)
+        srv.wait_for_log("event=expired", count=window + 1)
+        assert not port_open(dap_port)
+        assert srv.get("/health", source="127.0.0.2").body == b"ok"
 
 
 def test_visitors_are_served_while_the_debugging_client_is_paused(

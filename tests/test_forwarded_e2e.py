@@ -8,13 +8,9 @@ proxy's ``, for=203.0.113.9`` once read as a single element naming 127.0.0.1 (We
 
 from __future__ import annotations
 
-import http.client
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from servers import APPS, Response, Server, free_port, port_open, remotedbg_run
+from servers import APPS, DevServers, Response, Server, free_port, http_get, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -23,34 +19,17 @@ STATUS = "/__remotedbg__"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[Server, int]]:
+def server(dev_server: DevServers) -> tuple[Server, int]:
     """`remotedbg run` on the Flask sample app, trusting 127.0.0.3 as its reverse proxy."""
     dap_port = free_port()
-    srv = remotedbg_run(
-        str(APPS / "flask_app.py"),
-        tmp_path,
-        "--dap-port",
-        str(dap_port),
-        env={"REMOTEDBG_TRUSTED_PROXIES": PROXY},
-    )
-    yield srv, dap_port
-    srv.stop()
+    app = str(APPS / "flask_app.py")
+    srv = dev_server(app, "--dap-port", str(dap_port), env={"REMOTEDBG_TRUSTED_PROXIES": PROXY})
+    return srv, dap_port
 
 
 def via_proxy(srv: Server, path: str, *lines: tuple[str, str]) -> Response:
     """A request from the proxy's address carrying exactly these header lines, repeats kept."""
-    conn = http.client.HTTPConnection(
-        "127.0.0.1", srv.http_port, timeout=30, source_address=(PROXY, 0)
-    )
-    try:
-        conn.putrequest("GET", path)
-        for name, value in lines:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return Response(response.status, response.read(), dict(response.getheaders()))
-    finally:
-        conn.close()
+    return http_get(srv.http_port, path, source=PROXY, headers=lines)
 
 
 FORGED = ['for=127.0.0.1;by="', 'for=127.0.0.1;by="\\', 'for="127.0.0.1', 'For=127.0.0.1;BY="x']

@@ -1,7 +1,8 @@
 """The gate's rules: deadline, fork reset, expiry and re-arming, waiting for the IDE.
 
 Anything that starts debugpy runs in a subprocess: debugpy cannot be stopped once started,
-and would trace the rest of the test session.
+and would trace the rest of the test session. The gate's rules on their own are tested
+in-process, with a FakeBackend, in test_gate_rules.py.
 """
 
 from __future__ import annotations

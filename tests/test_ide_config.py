@@ -34,6 +34,8 @@ from remotedbg.client.ide_config import (
     status_url,
 )
 
+from servers import free_port
+
 SECRET = "s3cret-token-value-0123456789"
 NAME = "remotedbg: attach"
 
@@ -672,12 +674,6 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_url_fills_remote_root_from_the_status_page() -> None:
     """--url reads app_root from GET URL/__remotedbg__ and uses it as remoteRoot."""
     with StatusServer({"/__remotedbg__": status("/srv/shop")}) as server:
@@ -743,7 +739,7 @@ def test_url_not_found_without_route() -> None:
 
 def test_url_unreachable_is_one_line() -> None:
     """Nothing listening on the port: one line with exit code 2, and no file is written."""
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert_one_line_error(invoke("vscode", "--url", url), "could not connect", url)
 
 

@@ -130,7 +130,14 @@ def missing_safety_parts_of(py_db: t.Any, authentication: t.Any, api: t.Any) -> 
 
 
 class DebugpyBackend:
-    """debugpy's in-process debugger for this process; started at most once."""
+    """debugpy's in-process debugger for this process; started at most once.
+
+    A `Backend`: the IDE attaches through the bridge, which asks `upstream()` for a session.
+    """
+
+    name = "debugpy"
+    needs_bridge = True
+    address = None
 
     def __init__(self, listen_timeout: float = LISTEN_TIMEOUT) -> None:
         self.listen_timeout = listen_timeout
@@ -166,13 +173,24 @@ class DebugpyBackend:
         except Exception as exc:  # start() reports a missing debugpy, in one line
             log.debug("remotedbg: preloading debugpy failed: %s", exc)
 
+    @property
+    def permanent_failure(self) -> str | None:
+        return self.broken
+
+    @property
+    def tracing(self) -> TraceScope | None:
+        return self.scope if self.scope.engaged else None
+
     def start(self) -> None:
         """Start the debugger for a window; raises ArmError if that cannot be done safely."""
         with self._lock:
             if self.broken is not None:
                 raise ArmError(self.broken)
-            if not self.listened:
+            reopening = self.listened
+            if not reopening:
                 self._listen()
+        if reopening:  # an earlier window started debugpy, which never stops
+            self.scope.reopen()
 
     def _listen(self) -> None:
         # pydevd warns on every start that frozen stdlib modules may miss breakpoints; app
@@ -227,7 +245,7 @@ class DebugpyBackend:
         self._set_resume_poll()
         self.scope.engage()
 
-    def connect(self) -> Upstream:
+    def upstream(self) -> Upstream:
         """A fresh session with pydevd for the bridge: one end of a socket pair, and its secret.
 
         pydevd takes the other end as if its listener had accepted it, dropping the previous
@@ -253,12 +271,21 @@ class DebugpyBackend:
             return Upstream(sock=ours, secret=secret)
 
     def close(self) -> None:
-        """The window ended: no secret handed out so far opens pydevd again."""
+        """The window ended: tracing stops, and no secret handed out so far opens pydevd again."""
+        self.scope.release()
         with self._lock:
             authentication = getattr(_global_debugger(), "authentication", None)
             if authentication is not None and self.broken is None:
                 authentication.access_token = secrets.token_hex(32)
                 authentication.logout()
+
+    def describe(self, host: str, port: int, *, token: bool) -> tuple[str, str]:
+        need = "required" if token else "NOT required"
+        return (
+            f"IDE attach address: {host}:{port}   (token {need})",
+            f"Anyone who can reach that port{' with the token' if token else ''} "
+            "can run any code in this process.",
+        )
 
     def _set_resume_poll(self) -> None:
         py_db = _global_debugger()

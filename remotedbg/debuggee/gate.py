@@ -1,7 +1,7 @@
 """The gate: decides whether a request may arm the debugger, and owns this process's armed state.
 
 One gate per hooked app. Arming is once per process and safe under load: concurrent first
-requests wait on one lock, and only the first starts debugpy and the bridge. The state
+requests wait on one lock, and only the first starts the backend (and its bridge). The state
 belongs to one process: a forked child starts from scratch instead of believing it
 listens (the listener's threads did not survive the fork), and nothing here starts a
 thread before the first allowlisted request, because a server may fork after loading the
@@ -25,6 +25,7 @@ from ..errors import ArmError
 from ..hooks.server_quirks import removed_forwarding_header
 from ..sansio.client_address import FORWARDING_HEADERS, resolve_client
 from ..settings import format_duration
+from .backend import backend_for
 from .hidden_threads import hide_from_debugger
 
 if t.TYPE_CHECKING:
@@ -35,8 +36,7 @@ if t.TYPE_CHECKING:
     from ..door.bridge import Bridge
     from ..sansio.addresses import IPAddress
     from ..settings import Settings
-    from .debugpy_backend import DebugpyBackend
-    from .pycharm_backend import PycharmBackend
+    from .backend import Backend
     from .trace_scope import TraceScope
 
 __all__ = ["Gate", "monkey_patched"]
@@ -86,9 +86,8 @@ class _ProcessState:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.backend: DebugpyBackend | None = None
+        self.backend: Backend | None = None
         self.bridge: Bridge | None = None
-        self.pycharm: PycharmBackend | None = None
         self.listening = False
         self.closing = False
         self.failed: str | None = None
@@ -102,8 +101,17 @@ class Gate:
     """Who may arm, and the armed window of this process."""
 
     def __init__(
-        self, settings: Settings, *, app_root: str | None = None, audit: Audit | None = None
+        self,
+        settings: Settings,
+        *,
+        app_root: str | None = None,
+        audit: Audit | None = None,
+        backend: t.Callable[[], Backend] | None = None,
+        clock: t.Callable[[], float] = time.monotonic,
+        wall: t.Callable[[], float] = time.time,
     ) -> None:
+        """`backend` makes a process's backend (default: the one `settings` names); `clock`
+        and `wall` are the window's monotonic and wall clocks."""
         self.settings = settings
         self.app_root = app_root or os.getcwd()
         self.audit = audit or Audit()
@@ -115,12 +123,10 @@ class Gate:
         self.peer_allowed: t.Callable[[str], bool] | None = (
             None if settings.trusted_proxies else settings.allow.contains_text
         )
+        self._clock, self._wall = clock, wall
         self._reset_process()
         self._say_why_it_cannot_arm()
-        if settings.backend == "debugpy":
-            from .debugpy_backend import DebugpyBackend
-
-            DebugpyBackend.preload("remotedbg.door.bridge")
+        self._new_backend = backend if backend is not None else backend_for(settings)
         if hasattr(os, "register_at_fork"):
             forget = weakref.WeakMethod(self._reset_process)
             os.register_at_fork(after_in_child=lambda: (forget() or _nothing)())
@@ -128,7 +134,7 @@ class Gate:
     def _reset_process(self) -> None:
         """A new process (or a forked child): nothing armed, and no lock held by a lost thread."""
         self.audit.after_fork()
-        self.window = Window(self.settings.ttl, self.settings.until)
+        self.window = Window(self.settings.ttl, self.settings.until, self._clock, self._wall)
         self.policy = AccessPolicy(self.settings.allow, self.settings.token, self.window)
         self._state = _ProcessState()
         self.tracing = None
@@ -215,7 +221,7 @@ class Gate:
                 self._expire_soon(state)
                 return False
             if state.failed is not None and (
-                state.permanent or time.monotonic() - state.failed_at < RETRY_AFTER
+                state.permanent or self.window.clock() - state.failed_at < RETRY_AFTER
             ):
                 return False
             if not self.window.open():
@@ -226,45 +232,51 @@ class Gate:
                 if problem is not None:
                     state.permanent = True
                     raise ArmError(problem)
-                if self.settings.backend == "pycharm":
-                    self._start_pycharm(state)
-                else:
-                    self._start(state)
+                if state.backend is None:
+                    state.backend = self._new_backend()
+                self._start(state, state.backend)
             except ArmError as exc:
                 self.window.close()
-                state.failed, state.failed_at = str(exc), time.monotonic()
+                state.failed, state.failed_at = str(exc), self.window.clock()
                 state.permanent = state.permanent or (
-                    state.backend is not None and state.backend.broken is not None
+                    state.backend is not None and state.backend.permanent_failure is not None
                 )
                 log.error("remotedbg: could not arm the debugger in pid %s: %s", state.pid, exc)
                 self.audit("arm_failed", client=client, pid=state.pid, reason=str(exc))
                 return False
             state.listening = True
             state.failed = None
-            self._announce(client)
+            self._announce(client, state.backend)
             self._schedule_expiry(state)
-        if self.settings.wait and self.settings.backend == "debugpy":
-            # (PyCharm's backend is attached by the time settrace() returns.)
+        if self.settings.wait and state.backend.needs_bridge:
+            # (A backend that connects out is attached once start() returns.)
             state.attached.wait(self.settings.wait)
         return True
 
-    def _start(self, state: _ProcessState) -> None:
-        from ..door.bridge import Bridge
-        from .debugpy_backend import DebugpyBackend
+    def _start(self, state: _ProcessState, backend: Backend) -> None:
+        if backend.needs_bridge:
+            self._start_bridge(state, backend)
+        try:
+            backend.start()
+        except ArmError:
+            if state.bridge is not None:
+                state.bridge.close(f"{backend.name} could not start")
+            raise
+        self.tracing = backend.tracing
 
-        if state.backend is None:
-            state.backend = DebugpyBackend()
-        backend = state.backend
+    def _start_bridge(self, state: _ProcessState, backend: Backend) -> None:
+        from ..door.bridge import Bridge
+
         if state.bridge is None:
             state.bridge = Bridge(
                 listen=(self.settings.dap_host, self.settings.dap_port),
-                upstream=backend.connect,
+                upstream=backend.upstream,
                 policy=self.policy,
                 audit=self.audit,
                 on_attach=lambda peer: state.attached.set(),
                 on_detach=lambda peer: state.attached.clear(),
             )
-        # Bind the public port before starting debugpy: a busy port must fail while
+        # Bind the public port before starting the backend: a busy port must fail while
         # nothing irreversible has happened yet.
         host, port = self.settings.dap_host, self.settings.dap_port
         try:
@@ -278,39 +290,10 @@ class Gate:
             raise ArmError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"
             ) from None
-        reopening = backend.listened
-        try:
-            backend.start()
-        except ArmError:
-            state.bridge.close("debugpy could not start")
-            raise
-        if reopening:
-            backend.scope.reopen()
-        if backend.scope.engaged:
-            self.tracing = backend.scope
 
-    def _start_pycharm(self, state: _ProcessState) -> None:
-        from .pycharm_backend import PycharmBackend
-
-        if state.pycharm is None:
-            if self.settings.ide is None:
-                raise ArmError("REMOTEDBG_BACKEND=pycharm needs REMOTEDBG_IDE=host:port")
-            state.pycharm = PycharmBackend(self.settings.ide)
-        state.pycharm.start()
-
-    def _announce(self, client: str) -> None:
+    def _announce(self, client: str, backend: Backend) -> None:
         host, port = self.dap_address
-        if self.settings.backend == "pycharm":
-            where = f"connected out to PyCharm's debug server at {host}:{port}"
-            danger = "That IDE can run any code in this process until the window closes."
-        else:
-            token = self.settings.token is not None
-            need = "required" if token else "NOT required"
-            where = f"IDE attach address: {host}:{port}   (token {need})"
-            danger = (
-                f"Anyone who can reach that port{' with the token' if token else ''} "
-                "can run any code in this process."
-            )
+        where, danger = backend.describe(host, port, token=self.settings.token is not None)
         log.warning(
             BANNER.format(
                 rule="*" * 78,
@@ -327,7 +310,7 @@ class Gate:
             client=client,
             pid=os.getpid(),
             dap=f"{host}:{port}",
-            backend=self.settings.backend,
+            backend=backend.name,
             expires_at=self.window.expires_at_iso(),
         )
 
@@ -379,20 +362,19 @@ class Gate:
     def _tear_down(state: _ProcessState, reason: str) -> None:
         if state.bridge is not None:
             state.bridge.close(reason)
-        if state.pycharm is not None:
-            state.pycharm.stop()
-        backend = state.backend
-        if backend is not None:
-            backend.scope.release()
-            backend.close()
+        if state.backend is not None:
+            state.backend.close()
 
     # -- what the middleware needs ----------------------------------------------------
 
     @property
     def dap_address(self) -> tuple[str, int]:
-        if self.settings.backend == "pycharm" and self.settings.ide is not None:
-            return self.settings.ide
-        bridge = self.state.bridge
+        """Where the IDE is: the one the backend connects out to, else the bridge's port."""
+        state = self.state
+        backend, bridge = state.backend, state.bridge
+        address = backend.address if backend is not None else None
+        if address is not None:
+            return address
         address = bridge.address if bridge is not None else None
         return address or (self.settings.dap_host, self.settings.dap_port)
 

@@ -17,6 +17,12 @@ import typing as t
 from ..errors import ArmError
 from .hidden_threads import run_bounded
 
+if t.TYPE_CHECKING:
+    import types
+
+    from ..door.session import Upstream
+    from .trace_scope import TraceScope
+
 __all__ = ["PycharmBackend"]
 
 INSTALL_HINT = (
@@ -26,12 +32,26 @@ INSTALL_HINT = (
 
 
 class PycharmBackend:
-    """pydevd-pycharm's connection to the IDE, for one process."""
+    """pydevd-pycharm's connection to the IDE, for one process.
+
+    A `Backend` that needs no bridge: nothing listens here, the process connects out.
+    """
+
+    name = "pycharm"
+    needs_bridge = False
+    #: Failures here (no IDE listening, no pydevd-pycharm) may be fixed; none is permanent.
+    permanent_failure = None
+    #: pydevd-pycharm traces every thread; there is no per-request switch.
+    tracing: TraceScope | None = None
 
     def __init__(self, ide: tuple[str, int], connect_timeout: float = 15.0) -> None:
         self.ide = ide
         self.connect_timeout = connect_timeout
         self.connected = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.ide
 
     def start(self) -> None:
         """Connect to the IDE's debug server; raises ArmError with the fix on any failure."""
@@ -84,6 +104,25 @@ class PycharmBackend:
                 f"match pydevd-pycharm in {expected}; do not import debugpy in this app when "
                 "REMOTEDBG_BACKEND=pycharm"
             )
+
+    def upstream(self) -> Upstream:
+        raise ConnectionError("PyCharm's backend connects out to the IDE; nothing attaches here")
+
+    def describe(self, host: str, port: int, *, token: bool) -> tuple[str, str]:
+        return (
+            f"connected out to PyCharm's debug server at {host}:{port}",
+            "That IDE can run any code in this process until the window closes.",
+        )
+
+    def report_uncaught(
+        self,
+        excinfo: tuple[type[BaseException], BaseException, types.TracebackType | None],
+    ) -> None:
+        """Nothing to do: the gate only reported uncaught exceptions to debugpy."""
+
+    def close(self) -> None:
+        """The window ended: hang up on the IDE."""
+        self.stop()
 
     def stop(self) -> None:
         if not self.connected:
