@@ -29,7 +29,7 @@ import typing as t
 
 from ..door.session import Upstream
 from ..errors import ArmError
-from .hidden_threads import run_bounded
+from ..hidden_threads import run_bounded
 from .trace_scope import TraceScope
 
 if t.TYPE_CHECKING:

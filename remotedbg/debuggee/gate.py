@@ -22,11 +22,11 @@ import weakref
 from ..audit import Audit
 from ..door.access import AccessPolicy, Window
 from ..errors import ArmError
+from ..hidden_threads import hide_from_debugger
 from ..hooks.server_quirks import removed_forwarding_header
 from ..sansio.client_address import FORWARDING_HEADERS, resolve_client
 from ..settings import format_duration
 from .backend import backend_for
-from .hidden_threads import hide_from_debugger
 
 if t.TYPE_CHECKING:
     import types

@@ -15,7 +15,7 @@ import threading
 import typing as t
 
 from ..errors import ArmError
-from .hidden_threads import run_bounded
+from ..hidden_threads import run_bounded
 
 if t.TYPE_CHECKING:
     import types

@@ -16,8 +16,8 @@ import socket
 import typing as t
 from dataclasses import dataclass
 
-from ..debuggee.hidden_threads import off_loop
 from ..errors import MissingContentLength, ProtocolError, TruncatedMessage
+from ..hidden_threads import off_loop
 from ..sansio.dap_codec import (
     DEFAULT_MAX_HEADER_SIZE,
     NEED_DATA,
