@@ -19,6 +19,7 @@ import sys
 import threading
 import typing as t
 
+from ..hidden_threads import off_loop
 from ..sansio.addresses import parse_address
 from .peer_owner import loopback_peer_uid, owner_known_here
 from .session import (
@@ -215,7 +216,7 @@ class Bridge:
 
     def _admit(self, conn: socket.socket, peer: str) -> None:
         """Peer check before any byte is read: a refused socket never becomes a stream."""
-        reason = self._config.policy.check_peer(peer) or self._other_local_user(conn, peer)
+        reason = self._config.policy.check_peer(peer)
         if reason is not None:
             conn.close()
             self._config.audit("refused", peer=peer, reason=reason)
@@ -287,6 +288,14 @@ class Bridge:
             conn.close()  # dropped before it became a stream, maybe before it ran at all
 
     async def _serve(self, conn: socket.socket, peer: str) -> None:
+        reason = None
+        if self._config.policy.token is None:
+            # Reading /proc/net/tcp takes milliseconds (tens on a busy box): not on the loop.
+            reason = await off_loop(lambda: self._other_local_user(conn, peer), "remotedbg-owner")
+        if reason is not None:
+            conn.close()
+            self._config.audit("refused", peer=peer, reason=reason)
+            return
         try:
             nodelay(conn)
             reader, writer = await asyncio.open_connection(sock=conn, limit=CHUNK)
