@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import AuditCapture, DevServers
+from servers import AuditCapture, Clock, DevServers
 
 
 @pytest.fixture
@@ -37,3 +37,9 @@ def audit_log() -> t.Iterator[AuditCapture]:
     yield capture
     logger.removeHandler(capture)
     logger.setLevel(level)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock for policies and audit trails that moves only when the test moves it."""
+    return Clock()

@@ -366,3 +366,13 @@ def run_client(
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+class Clock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

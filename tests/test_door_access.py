@@ -9,24 +9,11 @@ import pytest
 from remotedbg.door.access import MAX_DELAY, TOKEN_FIELD, AccessPolicy, Verdict, Window
 from remotedbg.sansio.addresses import AddressSet
 
+from servers import Clock
+
 TOKEN = "test-Vq3Xr8Lm2Kp9Tz4Wn7Bc6Hd"
 RIGHT = {TOKEN_FIELD: TOKEN}
 WRONG = {TOKEN_FIELD: "wrong"}
-
-
-class Clock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_policy(clock: Clock, token: str | None = TOKEN) -> AccessPolicy:

@@ -9,22 +9,7 @@ import pytest
 
 from remotedbg.audit import BURST, EVENT_BURST, Audit
 
-from servers import AuditCapture
-
-
-class Clock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from servers import AuditCapture, Clock
 
 
 @pytest.fixture
