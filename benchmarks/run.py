@@ -26,7 +26,12 @@ def main() -> None:
     quick = "--quick" in sys.argv
     import debugpy
 
-    rows = [*bench_hook.rows(quick), *bench_throughput.rows(quick), *bench_dap.rows(quick)]
+    rows = [
+        *bench_hook.rows(quick),
+        *bench_throughput.rows(quick),
+        *bench_throughput.rows(quick, "asgi"),
+        *bench_dap.rows(quick),
+    ]
     title = (
         f"remotedbg benchmarks: Python {platform.python_version()}, debugpy "
         f"{debugpy.__version__}, {platform.machine()}{' (quick)' if quick else ''}"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ProtocolError,
         RemotedbgError,
     )
+    from .hooks.asgi import RemoteDebugASGIMiddleware
     from .hooks.flask import RemoteDebugger
     from .hooks.wsgi import RemoteDebugMiddleware
     from .settings import Settings
@@ -32,6 +33,7 @@ __all__ = [
     "ArmError",
     "ConfigError",
     "ProtocolError",
+    "RemoteDebugASGIMiddleware",
     "RemoteDebugMiddleware",
     "RemoteDebugger",
     "RemotedbgError",
@@ -44,6 +46,7 @@ _WHERE = {
     "ConfigError": "errors",
     "ProtocolError": "errors",
     "RemotedbgError": "errors",
+    "RemoteDebugASGIMiddleware": "hooks.asgi",
     "RemoteDebugger": "hooks.flask",
     "RemoteDebugMiddleware": "hooks.wsgi",
     "Settings": "settings",

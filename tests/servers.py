@@ -31,10 +31,19 @@ TESTS = Path(__file__).resolve().parent
 APPS = TESTS / "apps"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nobody listens on, never one this test run handed out already (the kernel
+    may give the same ephemeral port twice in a row, and an HTTP and a DAP port collide)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def marker_line(path: Path, marker: str) -> int:

@@ -437,7 +437,12 @@ def test_attach_without_the_right_token_fails_clearly(
         assert client.wait_closed()
     assert answer["success"] is False
     assert expected in answer["message"]
-    assert answer["body"]["error"] == {"id": 1, "format": answer["message"], "showUser": True}
+    assert answer["body"]["error"] == {
+        "id": 1,
+        "format": answer["message"],
+        "showUser": True,
+        "remotedbgRefusal": "token",  # what code reads (remotedbg.sansio.refusals)
+    }
     audit_log.wait_for("token_rejected", peer="127.0.0.1", reason=expected)
     assert proxy.connections == 0
 

@@ -37,25 +37,34 @@ def visitors_pass(client: DAPClient, http_port: int, body: bytes, **kwargs: t.An
         assert visitor.result(timeout=10).body == body
 
 
-def test_only_the_bridge_listens_while_armed_and_nothing_after(dev_server: DevServers) -> None:
-    """debugpy has no port of its own; the bridge's closes with the window."""
+def test_only_the_door_listens_while_armed_and_nothing_after(dev_server: DevServers) -> None:
+    """debugpy has no port of its own; under gunicorn the door is a process of its own, and
+    its port closes with the window."""
     http_port, dap_port = free_port(), free_port()
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "4s"}
     server = dev_server.start(
         gunicorn_argv(http_port, "wsgi_app"), http_port=http_port, env=env, cwd=APPS
     )
     worker = server.get("/__remotedbg__").json()["pid"]
-    assert listening_ports(worker) == {http_port, dap_port}
+    door = int(server.wait_for_log(r"event=door_started pid=(\d+)")[1])
+    assert listening_ports(worker) == {http_port}
+    assert listening_ports(door) == {dap_port}
     line = marker_line(APPS / "wsgi_app.py", "BREAK: index")
     with DAPClient(("127.0.0.1", dap_port)) as client:
         attach(client, breakpoints={APPS / "wsgi_app.py": [line]})
         paused = pause_request(client, http_port)
-        assert listening_ports(worker) == {http_port, dap_port}, "a port opened on attach"
+        assert listening_ports(worker) == {http_port}, "a port opened on attach"
+        assert listening_ports(door) == {dap_port}, "a port opened on attach"
         client.request("continue", {"threadId": paused.thread_id})
         assert paused.request.result().body == b"hello tester"
         assert client.wait_closed(timeout=15), "the window did not end the session"
     server.wait_for_log("event=expired")
+    server.wait_for_log("event=door_closed")
     assert listening_ports(worker) == {http_port}
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{door}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{door}").exists(), "the door outlived its window"
 
 
 def test_a_pydevd_listener_without_the_secret_runs_nothing() -> None:

@@ -30,7 +30,7 @@ from remotedbg.client.attach import rewrite_attach
 from remotedbg.debuggee.gate import Gate
 from remotedbg.door.access import AccessPolicy, Window
 from remotedbg.errors import ConfigError
-from remotedbg.hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware
+from remotedbg.hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware, request_facts
 from remotedbg.sansio.addresses import AddressSet
 from remotedbg.settings import SPECS, SPECS_BY_FIELD, Settings, SettingSpec
 
@@ -418,7 +418,7 @@ def test_nginx_recipe_arms_only_for_the_real_client() -> None:
             "REMOTE_ADDR": "127.0.0.1",
             **{f"HTTP_{k.upper()}": v for k, v in headers.items()},
         }
-        found = gate.debugging_client(request)
+        found = gate.debugging_client(request_facts(request))
         return None if found is None else str(found)
 
     assert client(gate, x_forwarded_for="203.0.113.7") == "203.0.113.7"
@@ -508,6 +508,9 @@ def test_supported_page_is_true_to_the_project() -> None:
 TESTED_EXAMPLES = {
     "hook_flask.py",
     "hook_wsgi.py",
+    "hook_asgi.py",
+    "hook_fastapi.py",
+    "django_settings.py",
     "flask_factory.py",
     "gunicorn_conf.py",
     "logging_setup.py",

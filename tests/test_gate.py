@@ -17,6 +17,7 @@ import pytest
 
 from remotedbg.audit import Audit
 from remotedbg.debuggee.gate import Gate, monkey_patched
+from remotedbg.hooks.wsgi import request_facts
 from remotedbg.settings import Settings
 
 from servers import run_script
@@ -143,9 +144,9 @@ def test_forwarding_headers_that_could_have_armed_are_on_record() -> None:
     logger.propagate = False
     gate = Gate(Settings.load({"REMOTEDBG_ENABLE": "1"}), audit=Audit(logger))
     spoof = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "127.0.0.1"}
-    assert gate.debugging_client(spoof) is None
+    assert gate.debugging_client(request_facts(spoof)) is None
     visitor = {"REMOTE_ADDR": "127.0.0.2", "HTTP_X_FORWARDED_FOR": "127.0.0.1"}
-    assert gate.debugging_client(visitor) is None
+    assert gate.debugging_client(request_facts(visitor)) is None
     assert recorder.events == [
         {
             "event": "refused",

@@ -127,7 +127,7 @@ def test_a_failed_arm_is_retried_only_after_retry_after(rigs: t.Callable[..., Ri
     """After a failure, requests do not retry until RETRY_AFTER has passed; then one does."""
     rig = rigs(fail="the port is busy")
     assert rig.gate.arm(CLIENT) is False
-    assert rig.gate.status()["error"] == "the port is busy"
+    assert rig.gate.status().error == "the port is busy"
     rig.clock.now += RETRY_AFTER - 1
     assert rig.gate.arm(CLIENT) is False
     assert rig.backend.calls == ["start"]
@@ -135,7 +135,7 @@ def test_a_failed_arm_is_retried_only_after_retry_after(rigs: t.Callable[..., Ri
     rig.backend.fail = None
     assert rig.gate.arm(CLIENT) is True
     assert rig.backend.calls == ["start", "start"]
-    assert rig.gate.status()["error"] is None
+    assert rig.gate.status().error is None
     assert rig.names() == ["arm_failed", "armed"]
 
 

@@ -1,9 +1,10 @@
-"""Find the WSGI app named by `remotedbg run APP`, the way ``flask --app`` does.
+"""Find the app named by `remotedbg run APP`, the way ``flask --app`` does, and its kind.
 
 APP is ``module:name``, ``module:factory(args)``, a bare ``module`` (which must hold ``app``
 or ``application``, or a ``create_app()`` / ``make_app()`` factory), or
 ``path/to/file.py[:name]``. Failures become one-line :class:`AppLoadError` messages: the
-user's typo must not look like a crash of the tool.
+user's typo must not look like a crash of the tool. What APP names must be a WSGI or an
+ASGI app (:mod:`.app_kind`), so that `run` knows which server to serve it with.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import re
 import sys
 import typing as t
 
-from ..errors import AppLoadError
+from ..errors import AppLoadError, AppLoadKind
+from .app_kind import AppKind, AppShape, app_shape
 
 __all__ = ["LoadedApp", "load_app"]
 
@@ -30,6 +32,12 @@ class LoadedApp(t.NamedTuple):
     app: t.Callable[..., t.Any]
     module: str
     root: str
+    #: What the app is: WSGI or ASGI, and its framework.
+    shape: AppShape = AppShape(AppKind.WSGI)
+
+    @property
+    def kind(self) -> AppKind:
+        return self.shape.kind or AppKind.WSGI
 
 
 def _one_line(exc: BaseException) -> str:
@@ -41,7 +49,7 @@ def _one_line(exc: BaseException) -> str:
 def _malformed(spec: str) -> AppLoadError:
     opened, closed = spec.count("("), spec.count(")")
     why = "the factory call's parentheses do not match" if opened != closed else "malformed"
-    return AppLoadError(f"APP {spec!r}: {why}; {_FORMS}")
+    return AppLoadError(why, _FORMS, app=spec, kind=AppLoadKind.MALFORMED)
 
 
 def _import_target(spec: str, target: str) -> tuple[str, str | None]:
@@ -52,7 +60,13 @@ def _import_target(spec: str, target: str) -> tuple[str, str | None]:
         if not os.path.exists(path):
             if ":" in target or "(" in target:  # a path:name the pattern could not split
                 raise _malformed(spec)
-            raise AppLoadError(f"APP {spec!r}: no file {target!r}; check the path")
+            raise AppLoadError(
+                f"no file {target!r}",
+                "check the path",
+                app=spec,
+                kind=AppLoadKind.NOT_FOUND,
+                details=(target,),
+            )
         if os.path.isfile(path):
             path = os.path.splitext(path)[0]
         if os.path.basename(path) == "__init__":
@@ -76,21 +90,34 @@ def _import_target(spec: str, target: str) -> tuple[str, str | None]:
     except ImportError as exc:
         if exc.name and module.startswith(exc.name) and exc.name not in sys.modules:
             raise AppLoadError(
-                f"APP {spec!r}: no module named {exc.name!r}; run from the project folder "
-                f"or give a path like path/to/app.py"
+                f"no module named {exc.name!r}",
+                "run from the project folder or give a path like path/to/app.py",
+                app=spec,
+                kind=AppLoadKind.NOT_FOUND,
+                details=(exc.name,),
             ) from None
         raise AppLoadError(
-            f"APP {spec!r}: importing {module!r} failed: {_one_line(exc)}; install what it "
-            "needs, or fix the import"
+            f"importing {module!r} failed: {_one_line(exc)}",
+            "install what it needs, or fix the import",
+            app=spec,
+            kind=AppLoadKind.IMPORT_FAILED,
+            details=(module, _one_line(exc)),
         ) from None
     except SyntaxError as exc:
         raise AppLoadError(
-            f"APP {spec!r}: {exc.msg} at {exc.filename}:{exc.lineno}; fix the code there"
+            f"{exc.msg} at {exc.filename}:{exc.lineno}",
+            "fix the code there",
+            app=spec,
+            kind=AppLoadKind.SYNTAX_ERROR,
+            details=(module, f"{exc.filename}:{exc.lineno}", str(exc.msg)),
         ) from None
     except Exception as exc:
         raise AppLoadError(
-            f"APP {spec!r}: importing {module!r} raised {_one_line(exc)}; fix what it needs "
-            "at import time"
+            f"importing {module!r} raised {_one_line(exc)}",
+            "fix what it needs at import time",
+            app=spec,
+            kind=AppLoadKind.IMPORT_FAILED,
+            details=(module, _one_line(exc)),
         ) from None
     return module, root
 
@@ -104,14 +131,21 @@ def _call_factory(spec: str, factory: t.Callable[..., t.Any], call: str) -> t.An
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in expr.keywords if kw.arg}
     except (SyntaxError, ValueError):
         raise AppLoadError(
-            f"APP {spec!r}: cannot read the arguments {call!r}; use literals, like "
-            f"create_app('staging')"
+            f"cannot read the arguments {call!r}",
+            "use literals, like create_app('staging')",
+            app=spec,
+            kind=AppLoadKind.MALFORMED,
+            details=(call,),
         ) from None
     try:
         return factory(*args, **kwargs)
     except Exception as exc:
         raise AppLoadError(
-            f"APP {spec!r}: calling the factory raised {_one_line(exc)}; fix what it needs"
+            f"calling the factory raised {_one_line(exc)}",
+            "fix what it needs",
+            app=spec,
+            kind=AppLoadKind.FACTORY_FAILED,
+            details=(_one_line(exc),),
         ) from None
 
 
@@ -124,16 +158,21 @@ def _find_in_module(spec: str, module: t.Any) -> t.Any:
         if callable(factory):
             return _call_factory(spec, factory, "()")
     raise AppLoadError(
-        f"APP {spec!r}: found no 'app', 'application', 'create_app' or 'make_app' in "
-        f"{module.__name__!r}; name it, like {module.__name__}:my_app"
+        f"found no 'app', 'application', 'create_app' or 'make_app' in {module.__name__!r}",
+        f"name it, like {module.__name__}:my_app",
+        app=spec,
+        kind=AppLoadKind.NO_APP,
+        details=(module.__name__,),
     )
 
 
 def load_app(spec: str) -> LoadedApp:
-    """Import and return the WSGI app that `spec` names; raises AppLoadError."""
+    """Import and return the WSGI or ASGI app that `spec` names; raises AppLoadError."""
     match = _SPEC.fullmatch(spec.strip())
     if not spec.strip() or match is None:
-        raise AppLoadError(f"APP {spec!r}: give module:name, module or path/to/app.py")
+        raise AppLoadError(
+            "give module:name, module or path/to/app.py", app=spec, kind=AppLoadKind.MALFORMED
+        )
     module_name, root = _import_target(spec, match["target"])
     module = sys.modules[module_name]
     if match["attr"] is None:
@@ -145,14 +184,23 @@ def load_app(spec: str) -> LoadedApp:
                 app = getattr(app, part)
             except AttributeError:
                 raise AppLoadError(
-                    f"APP {spec!r}: {module_name!r} has no attribute {match['attr']!r}"
+                    f"{module_name!r} has no attribute {match['attr']!r}",
+                    app=spec,
+                    kind=AppLoadKind.NO_ATTRIBUTE,
+                    details=(module_name, match["attr"]),
                 ) from None
         if match["call"] is not None:
             app = _call_factory(spec, app, match["call"])
-    if not callable(app):
+    shape = app_shape(app)
+    if shape.kind is None:
+        callable_ = callable(app) and not isinstance(app, type(sys))
         raise AppLoadError(
-            f"APP {spec!r}: {type(app).__name__} object is not a WSGI app (not callable)"
+            shape.problem,
+            shape.fix,
+            app=spec,
+            kind=AppLoadKind.WRONG_SIGNATURE if callable_ else AppLoadKind.NOT_AN_APP,
+            details=(shape.found,) if callable_ else (type(app).__name__,),
         )
     from ..hooks.app_root import import_root
 
-    return LoadedApp(app, module_name, root or import_root(module_name) or os.getcwd())
+    return LoadedApp(app, module_name, root or import_root(module_name) or os.getcwd(), shape)

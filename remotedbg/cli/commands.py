@@ -177,7 +177,8 @@ def run(app: str, http_host: str, http_port: str, **kwargs: t.Any) -> None:
     """Serve APP with debugging armed for allowlisted clients.
 
     APP is module:name, module (finding app, application or create_app()), or
-    path/to/file.py[:name], as with `flask --app`.
+    path/to/file.py[:name], as with `flask --app`. A WSGI app is served with Werkzeug, an
+    ASGI app (FastAPI, Starlette...) with uvicorn: pip install 'remotedbg[asgi]'.
     """
     options = _setting_values(kwargs)
     settings = load_settings(options, enable=True)

@@ -1,11 +1,12 @@
 """`remotedbg run`: serve an app so that an attached IDE stops on breakpoints and errors.
 
-This is Flask's recipe for an external debugger, done for any WSGI app: Werkzeug's server in
-debug mode, with its own debugger and reloader off (a second debugger, and a second process
-that never arms), passthrough errors on (so nothing in Werkzeug swallows them first), and
-threaded, so a request paused at a breakpoint does not stall the others. Because
-passthrough alone makes Werkzeug drop the client's connection, the middleware answers
-unhandled errors with a 500 itself.
+For WSGI apps this is Flask's recipe for an external debugger, done for any WSGI app:
+Werkzeug's server in debug mode, with its own debugger and reloader off (a second debugger,
+and a second process that never arms), passthrough errors on (so nothing in Werkzeug
+swallows them first), and threaded, so a request paused at a breakpoint does not stall the
+others. Because passthrough alone makes Werkzeug drop the client's connection, the
+middleware answers unhandled errors with a 500 itself. ASGI apps are served by uvicorn
+instead (:mod:`.asgi_runner`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 import typing as t
 
 from ..errors import ConfigError
-from ..hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware
+from ..hooks.wsgi import RemoteDebugMiddleware
+from ..sansio.status_page import STATUS_PATH
 from ..settings import format_duration
 
 if t.TYPE_CHECKING:
@@ -148,6 +150,13 @@ def serve(
     intro: str | None = None,
 ) -> None:
     """Serve the hooked app on `listener` (from :func:`bind_http` with the same `host`)."""
+    from .app_kind import AppKind
+
+    if loaded.kind is AppKind.ASGI:
+        from .asgi_runner import serve_asgi
+
+        serve_asgi(loaded, settings, listener, host, intro=intro)
+        return
     from werkzeug.serving import make_server
 
     app, _ = hook_app(loaded, settings)

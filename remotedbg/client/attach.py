@@ -56,7 +56,7 @@ from .local_port import (
     relay_config_command,
 )
 from .relay import Relay, explain_refusal, rewrite_attach
-from .status import Remote, on_this_machine, remote_from_status
+from .status import Remote, fetch_status, on_this_machine, remote_from_status
 from .stop_signals import StopSignals
 from .tunnel import Tunnel
 
@@ -211,7 +211,7 @@ def _attach(
     cleanup: contextlib.ExitStack,
 ) -> str:
     """attach_main's work; returns how it ended. `cleanup` closes what it opened."""
-    from .ide_config import RELAY_NAME, fetch_status
+    from .ide_config import RELAY_NAME
 
     status = fetch_status(url, fallback="then run remotedbg attach again", label="URL")
     remote = remote_from_status(url, status, ssh=ssh is not None)
@@ -262,7 +262,7 @@ def _attach(
     pycharm = "remotedbg config pycharm" + ("" if port == DEFAULT_LOCAL_PORT else f" --port {port}")
     echo(
         f"{moved}"
-        f"remotedbg attach: armed pid {status.get('pid')} on {url}; the debugger is relayed "
+        f"remotedbg attach: armed pid {status.pid} on {url}; the debugger is relayed "
         f"from 127.0.0.1:{port}\n"
         f"  In your IDE, attach to 127.0.0.1:{port} with no pathMappings.\n"
         f"  VS Code: this writes the configuration '{RELAY_NAME}' for it:\n"

@@ -1,9 +1,11 @@
 """``remotedbg config``: attach configurations for VS Code and PyCharm.
 
-The commands here are thin: :mod:`remotedbg.client.vscode_config` builds and merges the VS Code
-configuration, :mod:`remotedbg.client.pycharm_config` words the PyCharm steps, and this module
-reads the options, fetches the server's ``app_root`` when asked, and turns every error into
-the CLI's one line with exit code 2. Its errors::
+The commands here are thin: :mod:`remotedbg.client.vscode_config` builds the VS Code
+configuration (:mod:`remotedbg.client.launch_json` merges it into a file),
+:mod:`remotedbg.client.pycharm_config` words the PyCharm steps,
+:mod:`remotedbg.client.status` fetches the server's ``app_root`` when asked, and this
+module reads the options and turns every error into the CLI's one line with exit code 2.
+Its errors (drawn with the others in :mod:`remotedbg.errors`)::
 
     RemotedbgError
     └── IdeConfigError        an attach configuration cannot be made or written
@@ -18,15 +20,13 @@ from __future__ import annotations
 import json
 import shlex
 import typing as t
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import click
 
 from ..cli.errors import one_line_errors
-from ..errors import ConfigError, RemotedbgError
+from ..errors import ConfigError, IdeConfigError, LaunchJsonError, StatusPageError
 from ..settings import parse_host, parse_port
+from .status import STATUS_TIMEOUT, fetch_status, status_url
 
 __all__ = [
     "STATUS_TIMEOUT",
@@ -42,112 +42,6 @@ __all__ = [
 RELAY_NAME = "remotedbg: attach (relay)"
 #: The port the IDE connects to unless told otherwise, and `remotedbg attach` relays from.
 _DEFAULT_PORT = 5678
-#: Seconds to wait for the status page before giving up.
-STATUS_TIMEOUT = 5.0
-#: The status page is a few hundred bytes; anything far larger is not it.
-_MAX_STATUS_BYTES = 64 * 1024
-_STATUS_PATH = "/__remotedbg__"
-
-
-class IdeConfigError(RemotedbgError):
-    """An attach configuration cannot be made or written. The message is one line."""
-
-
-class LaunchJsonError(IdeConfigError):
-    """launch.json cannot be read or parsed as JSONC, or its top level or
-    ``configurations`` has the wrong type. The file is left untouched."""
-
-
-class StatusPageError(IdeConfigError):
-    """The status page could not be fetched, or did not hold an ``app_root``."""
-
-
-def status_url(url: str, *, label: str = "--url") -> str:
-    """The status page URL for an app URL: ``https://host/app`` → ``https://host/app/__remotedbg__``.
-
-    The status page is answered at that path under wherever the app is mounted, so the path
-    of `url` is kept. A `url` that already ends with it is returned unchanged. `label` is
-    how the error for a bad `url` names it: the option, or ``URL`` for an argument.
-    """
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            label, url, "not an http or https URL", "write it like https://staging.example.com"
-        )
-    path = parts.path.rstrip("/")
-    if not path.endswith(_STATUS_PATH):
-        path += _STATUS_PATH
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def fetch_status(
-    url: str,
-    *,
-    timeout: float = STATUS_TIMEOUT,
-    fallback: str = "or pass --remote-root PATH instead",
-    label: str = "--url",
-) -> dict[str, t.Any]:
-    """GET the status page of the app at `url` and return its JSON object.
-
-    The object is checked to hold a non-empty string ``app_root``; anything else (no answer,
-    an HTTP error, not JSON) raises :class:`StatusPageError` with one line that says what
-    happened and what to do, ending with `fallback`, the caller's way around it. A `url`
-    that is not http or https raises ConfigError naming `label`.
-    """
-    target = status_url(url, label=label)
-    # status_url() admits only http and https, so no file: or custom scheme gets here.
-    request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(_MAX_STATUS_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        hint = (
-            "it is answered only to clients on the app's REMOTEDBG_ALLOW list, with the hook on"
-            if exc.code in (403, 404)
-            else "check the app's logs"
-        )
-        raise StatusPageError(
-            f"GET {target} answered {exc.code} {exc.reason}: {hint}; {fallback}"
-        ) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            raise StatusPageError(
-                f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
-            ) from None
-        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
-        raise StatusPageError(
-            f"GET {target}: could not connect ({text}); check the URL, {fallback}"
-        ) from None
-    except TimeoutError:
-        raise StatusPageError(
-            f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
-        ) from None
-    except OSError as exc:
-        raise StatusPageError(
-            f"GET {target}: {exc.strerror or exc}; check the URL, {fallback}"
-        ) from None
-    if len(body) > _MAX_STATUS_BYTES:
-        raise StatusPageError(
-            f"GET {target} returned more than {_MAX_STATUS_BYTES} bytes, which is not "
-            f"remotedbg's status page; check the URL, {fallback}"
-        )
-    try:
-        status = json.loads(body)
-    except ValueError:
-        status = None
-    if not isinstance(status, dict):
-        raise StatusPageError(
-            f"GET {target} did not return a JSON object, so it is not remotedbg's status page; "
-            f"check the URL, {fallback}"
-        )
-    app_root = status.get("app_root")
-    if not isinstance(app_root, str) or not app_root.strip():
-        raise StatusPageError(
-            f"GET {target} returned no app_root; upgrade remotedbg on the server, {fallback}"
-        )
-    return status
 
 
 def _attach_port(option: str, raw: str) -> int:
@@ -177,14 +71,8 @@ def _server(remote_root: str | None, url: str | None) -> _Server:
         raise ConfigError("--url", url, "given together with --remote-root", "use one of the two")
     if url is None:
         return _Server(remote_root)
-    status = fetch_status(url)
-    port = status.get("dap_port")
-    real_port = type(port) is int and 0 < port < 65536
-    return _Server(
-        str(status["app_root"]),
-        status.get("token_required") is True,
-        t.cast("int", port) if real_port else None,
-    )
+    page = fetch_status(url)
+    return _Server(page.app_root, page.token_required, page.dap_port or None)
 
 
 def _vscode_command(

@@ -17,8 +17,9 @@ import re
 import typing as t
 
 from ..door.session import close_writer, nodelay
-from ..errors import ProtocolError
+from ..errors import ProtocolError, RefusalKind
 from ..sansio.dap_codec import Decoder, Request, Response, encode, frame, parse_message
+from ..sansio.refusals import refusal_kind
 
 if t.TYPE_CHECKING:
     from .status import Remote
@@ -267,7 +268,7 @@ class Relay:
         if isinstance(message, Response) and message.command == "attach" and not message.success:
             text = message.message or "the attach request was refused"
             explained = explain_refusal(text, token_added=self.token is not None)
-            if "remotedbgToken" in text or "token" in text.lower():
+            if refusal_kind(message) is RefusalKind.TOKEN:
                 self.outcome.fail(f"the server refused the token: {explained}")
             if explained != text:
                 return encode(dataclasses.replace(message, message=explained))

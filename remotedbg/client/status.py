@@ -1,9 +1,11 @@
-"""What `remotedbg attach` takes from the status page: a :class:`Remote`, its host pinned.
+"""Reading the status page: fetched once (:func:`fetch_status`), and for `remotedbg attach`
+turned into a :class:`Remote` whose host is pinned.
 
 The bridge is reached on the URL's host, or with ``--ssh`` on the server's loopback
 through the tunnel; the status page only confirms it. A page that names any other host is
 refused (:class:`~remotedbg.errors.AttachError`) before anything connects: the status page
-does not choose where the token is sent.
+does not choose where the token is sent. What the page holds, and how strictly it is read,
+is :mod:`remotedbg.sansio.status_page`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,26 @@ import dataclasses
 import ipaddress
 import socket
 import typing as t
+import urllib.error
 import urllib.parse
-from datetime import datetime
+import urllib.request
 
-from ..errors import AttachError
+from ..errors import AttachError, ConfigError, MalformedStatusPage, StatusPageError
+from ..sansio.status_page import STATUS_PATH, StatusPage, parse_expiry
 
-__all__ = ["Remote", "on_this_machine", "remote_from_status"]
+__all__ = [
+    "STATUS_TIMEOUT",
+    "Remote",
+    "fetch_status",
+    "on_this_machine",
+    "remote_from_status",
+    "status_url",
+]
 
+#: Seconds to wait for the status page before giving up.
+STATUS_TIMEOUT = 5.0
+#: The status page is a few hundred bytes; anything far larger is not it.
+_MAX_STATUS_BYTES = 64 * 1024
 _WILDCARDS = ("0.0.0.0", "::", "")
 #: Names of this machine's own loopback: the same host, whichever the URL and page use.
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -61,10 +76,10 @@ def _same_host(a: str, b: str) -> bool:
     return key_a == key_b or (key_a in _LOOPBACK_NAMES and key_b in _LOOPBACK_NAMES)
 
 
-def _parse_expiry(text: object) -> float:
-    if not isinstance(text, str):
+def _expiry(page: StatusPage) -> float:
+    if page.expires_at is None:
         raise AttachError("the status page gave no expires_at; upgrade remotedbg on the server")
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_expiry(page.expires_at)
 
 
 def _bridge_host(page_host: str, url_host: str, port: int, *, ssh: bool) -> str:
@@ -94,23 +109,29 @@ def _bridge_host(page_host: str, url_host: str, port: int, *, ssh: bool) -> str:
     )
 
 
-def remote_from_status(url: str, status: t.Mapping[str, t.Any], *, ssh: bool) -> Remote:
+def remote_from_status(
+    url: str, status: StatusPage | t.Mapping[str, t.Any], *, ssh: bool
+) -> Remote:
     """Where to reach the bridge: the URL's host (or the tunnel), as the status page confirms.
 
-    Raises AttachError when the page names another host: the token goes nowhere else.
+    `status` is the page, or its JSON object (read as StatusPage.from_mapping does). Raises
+    AttachError when the page names another host: the token goes nowhere else.
     """
-    if not status.get("armed"):
-        reason = status.get("error") or "the armed window could not be opened"
+    page = status if isinstance(status, StatusPage) else StatusPage.from_mapping(status)
+    if not page.armed:
+        reason = page.error or "the armed window could not be opened"
         raise AttachError(f"the server did not arm the debugger: {reason}")
-    port = int(status.get("dap_port", 0))
+    port = page.dap_port or 0
     url_host = urllib.parse.urlsplit(url).hostname or ""
-    host = _bridge_host(str(status.get("dap_host", "")), url_host, port, ssh=ssh)
+    host = _bridge_host(page.dap_host or "", url_host, port, ssh=ssh)
+    if not page.app_root:
+        raise AttachError("the status page gave no app_root; upgrade remotedbg on the server")
     return Remote(
         host=host,
         port=port,
-        app_root=str(status["app_root"]),
-        expires_at=_parse_expiry(status.get("expires_at")),
-        token_required=bool(status.get("token_required")),
+        app_root=page.app_root,
+        expires_at=_expiry(page),
+        token_required=page.token_required,
     )
 
 
@@ -129,3 +150,101 @@ def on_this_machine(host: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def status_url(url: str, *, label: str = "--url") -> str:
+    """The status page URL for an app URL: ``https://host/app`` → ``https://host/app/__remotedbg__``.
+
+    The status page is answered at that path under wherever the app is mounted, so the path
+    of `url` is kept. A `url` that already ends with it is returned unchanged. `label` is
+    how the error for a bad `url` names it: the option, or ``URL`` for an argument.
+    """
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            label, url, "not an http or https URL", "write it like https://staging.example.com"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(STATUS_PATH):
+        path += STATUS_PATH
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def fetch_status(
+    url: str,
+    *,
+    timeout: float = STATUS_TIMEOUT,
+    fallback: str = "or pass --remote-root PATH instead",
+    label: str = "--url",
+) -> StatusPage:
+    """GET the status page of the app at `url` and return it, read by its schema.
+
+    The page must follow the schema and hold a non-empty ``app_root``; anything else (no
+    answer, an HTTP error, not remotedbg's page) raises :class:`StatusPageError` with one
+    line that says what happened and what to do, ending with `fallback`, the caller's way
+    around it. A `url` that is not http or https raises ConfigError naming `label`.
+    """
+    target = status_url(url, label=label)
+    body = _get(target, timeout, fallback)
+    try:
+        page = StatusPage.from_json(body)
+    except MalformedStatusPage as exc:
+        if exc.key is None:
+            raise StatusPageError(
+                f"GET {target} did not return a JSON object, so it is not remotedbg's status "
+                f"page; check the URL, {fallback}"
+            ) from None
+        if exc.key != "app_root":
+            raise StatusPageError(
+                f"GET {target} returned a malformed status page ({exc.problem}); check the "
+                f"URL, or upgrade remotedbg on the server, {fallback}"
+            ) from None
+        page = None
+    if page is None or not page.app_root or not page.app_root.strip():
+        raise StatusPageError(
+            f"GET {target} returned no app_root; upgrade remotedbg on the server, {fallback}"
+        )
+    return page
+
+
+def _get(target: str, timeout: float, fallback: str) -> bytes:
+    """The body at `target`, at most a little over the cap; one-line errors."""
+    # status_url() admits only http and https, so no file: or custom scheme gets here.
+    request = urllib.request.Request(target, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body: bytes = response.read(_MAX_STATUS_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        hint = (
+            "it is answered only to clients on the app's REMOTEDBG_ALLOW list, with the hook on"
+            if exc.code in (403, 404)
+            else "check the app's logs"
+        )
+        raise StatusPageError(
+            f"GET {target} answered {exc.code} {exc.reason}: {hint}; {fallback}"
+        ) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise StatusPageError(
+                f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
+            ) from None
+        text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+        raise StatusPageError(
+            f"GET {target}: could not connect ({text}); check the URL, {fallback}"
+        ) from None
+    except TimeoutError:
+        raise StatusPageError(
+            f"GET {target}: no answer within {timeout:g}s; check the URL, {fallback}"
+        ) from None
+    except OSError as exc:
+        raise StatusPageError(
+            f"GET {target}: {exc.strerror or exc}; check the URL, {fallback}"
+        ) from None
+    if len(body) > _MAX_STATUS_BYTES:
+        raise StatusPageError(
+            f"GET {target} returned more than {_MAX_STATUS_BYTES} bytes, which is not "
+            f"remotedbg's status page; check the URL, {fallback}"
+        )
+    return body

@@ -1,32 +1,22 @@
-"""The VS Code attach configuration, and merging it into a launch.json without losing a byte.
+"""The VS Code attach configuration: what it holds, the notes that go with it, and its text.
 
-launch.json is JSONC: JSON with ``//`` and ``/* */`` comments and trailing commas. The file
-is parsed with json-five's round-trip model (``json5.loader.ModelLoader``), which records
-where every value starts and ends, and then edited as *text*: only the span of the
-configuration with the same ``name`` is replaced, or a new one is spliced in before the
-closing ``]``. Every other byte (other configurations, comments, indentation, line endings,
-a byte-order mark) stays as it was, so a second run with the same options leaves the file
-identical.
-
-json-five reads JSON5, a superset of JSONC; constructs that VS Code would reject (single
-quotes, unquoted keys, hexadecimal numbers, ``Infinity``...) are refused here too.
+Merging it into a launch.json, byte for byte, is :mod:`.launch_json`'s job; the merge
+names here bind this configuration's rendering to it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import secrets
-import stat
 import typing as t
-from pathlib import Path
 
-from .ide_config import IdeConfigError, LaunchJsonError
+from . import launch_json
+from .launch_json import INDENT as _INDENT
+from .launch_json import Merge
 
 if t.TYPE_CHECKING:
-    from json5 import model
+    import os
+
+    from .launch_json import Render
 
 __all__ = [
     "DEFAULT_NAME",
@@ -61,7 +51,6 @@ TOKEN_NOTE = (
 RELAY_NOTE = ("For `remotedbg attach`: no pathMappings and no token here, the relay adds both.",)
 #: The comment of a configuration that sends the token itself.
 NOTE = FILTERS_NOTE + TOKEN_NOTE
-_INDENT = "    "
 _WORKSPACE = "${workspaceFolder}"
 
 
@@ -134,385 +123,29 @@ def render_snippet(
     return "\n".join([*head, _render(config, "", _INDENT, "\n", note=False)]) + "\n"
 
 
+def _renderer(config: t.Mapping[str, t.Any]) -> Render:
+    """`config` written as launch_json asks, with its notes."""
+
+    def render(indent: str, unit: str, newline: str) -> str:
+        return _render(config, indent, unit, newline)
+
+    return render
+
+
 def new_launch_json(config: t.Mapping[str, t.Any], *, newline: str = "\n") -> str:
     """A whole launch.json holding only `config`."""
-    unit = _INDENT
-    obj = _render(config, unit * 2, unit, newline)
-    lines = [
-        "{",
-        f'{unit}"version": "0.2.0",',
-        f'{unit}"configurations": [',
-        f"{unit * 2}{obj}",
-        f"{unit}]",
-        "}",
-    ]
-    return newline.join(lines) + newline
-
-
-class _Text:
-    """Offsets in the source text from the line and column numbers json-five reports."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.starts = [0]
-        for line in text.split("\n"):
-            self.starts.append(self.starts[-1] + len(line) + 1)
-
-    def span(self, node: model.Node) -> tuple[int, int]:
-        """Where `node` starts and ends, as offsets in the text."""
-        first, col, last, end_col = (
-            node.lineno,
-            node.col_offset,
-            node.end_lineno,
-            node.end_col_offset,
-        )
-        if first is None or col is None or last is None or end_col is None:
-            raise _internal("a value without a position")
-        return self.starts[first - 1] + col, self.starts[last - 1] + end_col
-
-    def indent_at(self, offset: int) -> str:
-        """The whitespace that starts the line holding `offset`."""
-        line_start = self.text.rfind("\n", 0, offset) + 1
-        end = line_start
-        while end < len(self.text) and self.text[end] in " \t":
-            end += 1
-        return self.text[line_start:end]
-
-    def starts_line(self, offset: int) -> bool:
-        line_start = self.text.rfind("\n", 0, offset) + 1
-        return not self.text[line_start:offset].strip()
-
-    def before_close(self, close: int) -> int:
-        """Where to splice before the closing bracket at `close`: after the last comma,
-        value or comment, so a ``// comment`` there keeps its line."""
-        pos = close
-        while pos > 0 and self.text[pos - 1] in " \t\r\n":
-            pos -= 1
-        return pos
-
-
-def _kind(node: model.Node) -> str:
-    from json5 import model
-
-    names: dict[type[model.Node], str] = {
-        model.JSONObject: "an object",
-        model.JSONArray: "an array",
-        model.BooleanLiteral: "a boolean",
-        model.NullLiteral: "null",
-    }
-    for cls, name in names.items():
-        if isinstance(node, cls):
-            return name
-    if isinstance(node, model.String):
-        return "a string"
-    return "a number"
-
-
-def _internal(what: str) -> LaunchJsonError:
-    """json-five broke a promise this module relies on: refuse rather than guess."""
-    return LaunchJsonError(
-        f"json-five reported {what} while reading launch.json; the file was not changed"
-    )
-
-
-def _line(node: model.Node) -> str:
-    return f"line {node.lineno}"
-
-
-def _excerpt(raw: str, limit: int = 40) -> str:
-    """`raw` source text fit for a one-line message."""
-    text = raw.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _parse(text: str, source: str) -> model.JSONObject:
-    """Parse `text` as JSONC and return its top-level object, or raise LaunchJsonError."""
-    from json5 import model
-    from json5.loader import ModelLoader, loads
-    from json5.utils import JSON5DecodeError
-
-    try:
-        document = loads(text, loader=ModelLoader())
-    except JSON5DecodeError as exc:
-        raise LaunchJsonError(
-            f"{source}: not valid JSONC{_describe(exc, text)}; fix it in VS Code, which "
-            "underlines the error, then run this again"
-        ) from None
-    if not isinstance(document, model.JSONText):
-        raise _internal("no document")
-    _check_jsonc(document, source)
-    top = document.value
-    if not isinstance(top, model.JSONObject):
-        raise LaunchJsonError(
-            f"{source}: the top level is {_kind(top)}, but launch.json must be an object "
-            'like {"version": "0.2.0", "configurations": []}'
-        )
-    return top
-
-
-_TOKEN_NAMES = {
-    "LBRACE": "{",
-    "RBRACE": "}",
-    "LBRACKET": "[",
-    "RBRACKET": "]",
-    "COLON": ":",
-    "COMMA": ",",
-}
-
-
-def _describe(exc: ValueError, text: str) -> str:
-    """json-five's error as `` at line L, column C (what)``: its messages can span lines,
-    name grammar tokens, and give the position in three different ways."""
-    lines = [line.strip() for line in str(getattr(exc, "msg", exc)).splitlines() if line.strip()]
-    if len(lines) > 2 and lines[0].startswith("There were multiple errors"):
-        lines = lines[2:]  # the primary error follows "The primary error was:"
-    what = lines[0] if lines else "syntax error"
-    index: int | None = getattr(exc, "index", 0) or None
-    found = re.search(r"\(char (\d+)\)|at index (\d+)", what)
-    if index is None and found:
-        index = int(found.group(1) or found.group(2))
-    what = re.sub(r"\s*in or near token \w+ at.*$", "", what)
-    what = re.sub(r"\s*(?:at: |\()line \d+ column \d+ \(char \d+\)", "", what)
-    what = re.sub(r"\s*at index \d+", "", what)
-    what = re.sub(r"\b[A-Z]+\b", lambda m: _TOKEN_NAMES.get(m[0], m[0]), what).rstrip(". ")
-    if index is None:
-        return f" ({what})"
-    line = text.count("\n", 0, index) + 1
-    column = index - text.rfind("\n", 0, index)
-    return f" at line {line}, column {column} ({what})"
-
-
-def _check_jsonc(document: model.JSONText, source: str) -> None:
-    """Refuse JSON5 that VS Code's JSONC parser would not read. Iterative: deep nesting is
-    no reason to crash."""
-    from json5 import model
-
-    todo: list[model.Node] = [document.value]
-    while todo:
-        node = todo.pop()
-        problem = None
-        if isinstance(node, model.JSONObject):
-            todo.extend(node.keys)
-            todo.extend(node.values)
-        elif isinstance(node, model.JSONArray):
-            todo.extend(node.values)
-        elif isinstance(node, model.Identifier):
-            problem = f"the key {_excerpt(node.name)} has no double quotes"
-        elif isinstance(node, model.SingleQuotedString):
-            problem = f"{_excerpt(node.raw_value)} uses single quotes"
-        elif isinstance(node, (model.DoubleQuotedString, model.Integer, model.Float)):
-            try:
-                json.loads(node.raw_value)
-            except ValueError:
-                problem = f"{_excerpt(node.raw_value)} is JSON5, not JSON"
-        elif isinstance(node, model.UnaryOp):
-            if node.op != "-":
-                problem = "a number has a leading +"
-            todo.append(node.value)
-        elif isinstance(node, (model.Infinity, model.NaN)):
-            problem = f"{node.const} is not a JSON number"
-        if problem is not None:
-            raise LaunchJsonError(
-                f"{source}: not valid JSONC at {_line(node)}: {problem}; "
-                "VS Code would not read it either"
-            )
-
-
-def _string(node: model.Node) -> str | None:
-    from json5 import model
-
-    return node.characters if isinstance(node, model.DoubleQuotedString) else None
-
-
-def _require_json_five() -> None:
-    """json-five installs the module ``json5``, as does the unrelated ``json5`` package
-    (pyjson5, pulled in by JupyterLab among others); only one can be installed at a time."""
-    try:
-        import json5.loader  # noqa: F401
-    except ImportError:
-        raise IdeConfigError(
-            "editing launch.json needs the json-five package, but the installed json5 module "
-            "is another package (pyjson5?); run: pip install --force-reinstall json-five"
-        ) from None
-
-
-class Merge(t.NamedTuple):
-    """The result of :func:`merge_configuration`."""
-
-    text: str
-    #: ``created``, ``added``, ``replaced`` or ``unchanged``
-    action: str
+    return launch_json.new_file(_renderer(config), newline=newline)
 
 
 def merge_configuration(
     text: str | None, config: t.Mapping[str, t.Any], *, source: str = "launch.json"
 ) -> Merge:
-    """Merge `config` into the launch.json `text` by name and return the new text and what
-    was done: ``created``, ``added``, ``replaced`` or ``unchanged`` (already identical).
-
-    None or blank `text` gives a new file. Text that is not JSONC, or whose top level or
-    ``configurations`` has the wrong type, raises :class:`LaunchJsonError`; `source` names
-    the file in that message.
-    """
-    newline = "\r\n" if text is not None and "\r\n" in text else "\n"
-    if text is None or not text.strip():
-        return Merge(new_launch_json(config, newline=newline), "created")
-    _require_json_five()
-    from json5 import model
-
-    top = _parse(text, source)
-    doc = _Text(text)
-    unit = _indent_unit(doc, top)
-
-    found = [
-        (key, value)
-        for key, value in zip(top.keys, top.values, strict=True)
-        if _string(key) == "configurations"
-    ]
-    if len(found) > 1:
-        raise LaunchJsonError(
-            f'{source}: "configurations" appears {len(found)} times; keep one, then run this again'
-        )
-    if not found:
-        obj = _render(config, unit * 2, unit, newline)
-        member = f'"configurations": [{newline}{unit * 2}{obj}{newline}{unit}]'
-        return Merge(_append(doc, top, member, unit, "", newline), "added")
-    key, array = found[0]
-    if not isinstance(array, model.JSONArray):
-        raise LaunchJsonError(
-            f'{source}: "configurations" is {_kind(array)} at {_line(array)}, '
-            "but must be an array of objects"
-        )
-    for number, item in enumerate(array.values, 1):
-        if not isinstance(item, model.JSONObject):
-            raise LaunchJsonError(
-                f'{source}: item {number} of "configurations" is {_kind(item)} '
-                f"at {_line(item)}, but each configuration must be an object"
-            )
-
-    name = config["name"]
-    for item in array.values:
-        if not isinstance(item, model.JSONObject):  # checked above; this tells mypy
-            continue
-        names = [
-            _string(v) for k, v in zip(item.keys, item.values, strict=True) if _string(k) == "name"
-        ]
-        if names and names[-1] == name:
-            start, end = doc.span(item)
-            replacement = _render(config, doc.indent_at(start), unit, newline)
-            if text[start:end] == replacement:
-                return Merge(text, "unchanged")
-            return Merge(text[:start] + replacement + text[end:], "replaced")
-
-    key_start, _ = doc.span(key)
-    key_indent = doc.indent_at(key_start)
-    if array.values and doc.starts_line(doc.span(array.values[0])[0]):
-        item_indent = doc.indent_at(doc.span(array.values[0])[0])
-    else:
-        item_indent = key_indent + unit
-    obj = _render(config, item_indent, unit, newline)
-    return Merge(_append(doc, array, obj, item_indent, key_indent, newline), "added")
-
-
-def _append(
-    doc: _Text,
-    container: model.JSONObject | model.JSONArray,
-    member: str,
-    indent: str,
-    close_indent: str,
-    newline: str,
-) -> str:
-    """Splice `member` in as the last member of `container`, on a line of its own.
-
-    A comma goes right after the current last member (never after a comment that follows
-    it, where it would be commented out), and a trailing comma is kept as the file's style.
-    """
-    text = doc.text
-    _, end = doc.span(container)
-    close = end - 1
-    if text[close] not in "]}":
-        raise _internal("a container that does not end in ] or }")
-    at = doc.before_close(close)
-    tail = "," if container.trailing_comma is not None else ""
-    insert = f"{newline}{indent}{member}{tail}"
-    if "\n" not in text[at:close]:
-        insert += f"{newline}{close_indent}"
-    members = container.values
-    if members and container.trailing_comma is None:
-        _, last_end = doc.span(members[-1])
-        return text[:last_end] + "," + text[last_end:at] + insert + text[at:]
-    return text[:at] + insert + text[at:]
-
-
-def _indent_unit(doc: _Text, top: model.JSONObject) -> str:
-    """One level of indentation as the file has it: the indentation of its first top-level
-    key, if that starts a line; four spaces otherwise."""
-    for key in top.keys:
-        start, _ = doc.span(key)
-        if doc.starts_line(start):
-            found = doc.indent_at(start)
-            if found:
-                return found
-    return _INDENT
+    """Merge `config` into the launch.json `text` by name (see
+    :func:`remotedbg.client.launch_json.merge_configuration`)."""
+    return launch_json.merge_configuration(text, config["name"], _renderer(config), source=source)
 
 
 def write_launch_json(path: str | os.PathLike[str], config: t.Mapping[str, t.Any]) -> str:
-    """Merge `config` into the launch.json at `path` (see :func:`merge_configuration`),
-    creating the file and its directory when missing, and return what was done.
-
-    The file is replaced atomically (a temporary file in the same directory, then
-    :func:`os.replace`) and keeps its permission bits; through a symlink, the link's target
-    is written. When nothing changes the file is not touched.
-    """
-    shown = os.fspath(path)
-    target = Path(os.path.realpath(path))
-    try:
-        raw: bytes | None = target.read_bytes()
-    except FileNotFoundError:
-        raw = None
-    except IsADirectoryError:
-        raise LaunchJsonError(f"{shown}: is a directory; give the path of a file") from None
-    except OSError as exc:
-        raise LaunchJsonError(f"{shown}: cannot read it ({exc.strerror})") from None
-    try:
-        text = None if raw is None else raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LaunchJsonError(
-            f"{shown}: not UTF-8 text (byte {exc.start}); save it as UTF-8, then run this again"
-        ) from None
-    merged = merge_configuration(text, config, source=shown)
-    if merged.action != "unchanged":
-        _replace_atomically(target, merged.text, shown)
-    return merged.action
-
-
-def _replace_atomically(target: Path, text: str, shown: str) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LaunchJsonError(f"{shown}: cannot create its directory ({exc.strerror})") from None
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise LaunchJsonError(f"{shown}: cannot write it ({exc.strerror})") from None
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        # 0o666 lets the umask decide a new file's mode, as for any file an editor creates.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise LaunchJsonError(f"{shown}: cannot write it ({exc.strerror})") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    """Merge `config` into the launch.json at `path`, created if missing, atomically (see
+    :func:`remotedbg.client.launch_json.write_launch_json`); return what was done."""
+    return launch_json.write_launch_json(path, config["name"], _renderer(config))

@@ -81,5 +81,11 @@ def backend_for(settings: Settings) -> t.Callable[[], Backend]:
 
     from .debugpy_backend import DebugpyBackend
 
+    if settings.dap_port:
+        from .shared_door_backend import SharedDoorBackend, several_workers
+
+        if several_workers():
+            DebugpyBackend.preload("remotedbg.debuggee.door_link")
+            return lambda: SharedDoorBackend(settings)
     DebugpyBackend.preload("remotedbg.door.bridge")
     return DebugpyBackend

@@ -30,6 +30,7 @@ import typing as t
 from ..door.session import Upstream
 from ..errors import ArmError
 from ..hidden_threads import run_bounded
+from .exception_stops import ExceptionStops
 from .trace_scope import TraceScope
 
 if t.TYPE_CHECKING:
@@ -91,6 +92,21 @@ def _prompt_resume(py_db: t.Any) -> None:
     py_db.get_internal_queue_and_event = get_internal_queue_and_event
 
 
+def _hide_our_frames(py_db: t.Any) -> None:
+    """Treat remotedbg's own files as pydevd treats its own: never traced, never shown.
+
+    Otherwise an editable install counts as the user's code: stepping out of a view would
+    land in the hook, and an error re-raised through it would stop again as user-unhandled.
+    (An IDE that sends its own ``dontTraceStartPatterns`` replaces this.)
+    """
+    api = _pydevd_api()
+    setter = getattr(api, "set_dont_trace_start_end_patterns", None) if api else None
+    if setter is None:
+        return
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    setter(api(), py_db, (package + os.sep,), ())
+
+
 def _global_debugger() -> t.Any:
     pydevd = sys.modules.get("pydevd")
     return getattr(pydevd, "get_global_debugger", lambda: None)()
@@ -143,6 +159,7 @@ class DebugpyBackend:
         self.listen_timeout = listen_timeout
         self.version: str | None = None
         self.scope = TraceScope()
+        self.exception_stops = ExceptionStops()
         #: debugpy.listen() ran in this process (it can run only once per process).
         self.listened = False
         #: Why this process can never arm again (a port that would not close), or None.
@@ -243,7 +260,14 @@ class DebugpyBackend:
             log.warning("remotedbg: %s (pid %s)", self.broken, os.getpid())
             raise ArmError(self.broken)
         self._set_resume_poll()
+        _hide_our_frames(py_db)
         self.scope.engage()
+        if not self.exception_stops.watch(py_db):
+            log.info(
+                "remotedbg: debugpy %s has no do_wait_suspend to watch; with 'User Uncaught "
+                "Exceptions' ticked, a view's error may stop the IDE twice",
+                self.version,
+            )
 
     def upstream(self) -> Upstream:
         """A fresh session with pydevd for the bridge: one end of a socket pair, and its secret.
@@ -252,23 +276,27 @@ class DebugpyBackend:
         session the way it would for a new client. The secret changes with every session,
         so nothing learned from an earlier one opens the next.
         """
+        ours, theirs = socket.socketpair()
+        secret = secrets.token_hex(32)
+        try:
+            self.attach_session(theirs, secret)
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
+        return Upstream(sock=ours, secret=secret)
+
+    def attach_session(self, sock: socket.socket, secret: str) -> None:
+        """Hand pydevd a connected socket as its one client, demanding `secret` in ``attach``."""
         with self._lock:
             if self.broken is not None or not self.listened:
                 raise ConnectionError(self.broken or "the debugger is not running")
             py_db = _global_debugger()
-            ours, theirs = socket.socketpair()
-            secret = secrets.token_hex(32)
-            try:
-                if getattr(py_db, "reader", None) is not None:
-                    _pydevd_api()().request_disconnect(py_db, resume_threads=False)
-                py_db.authentication.access_token = secret
-                py_db.authentication.logout()
-                py_db.initialize_network(theirs, terminate_on_socket_close=False)
-            except BaseException:
-                ours.close()
-                theirs.close()
-                raise
-            return Upstream(sock=ours, secret=secret)
+            if getattr(py_db, "reader", None) is not None:
+                _pydevd_api()().request_disconnect(py_db, resume_threads=False)
+            py_db.authentication.access_token = secret
+            py_db.authentication.logout()
+            py_db.initialize_network(sock, terminate_on_socket_close=False)
 
     def close(self) -> None:
         """The window ended: tracing stops, and no secret handed out so far opens pydevd again."""
@@ -342,6 +370,8 @@ class DebugpyBackend:
 
         if not debugpy.is_client_connected():
             return
+        if self.exception_stops.already_stopped_on(excinfo[1]):
+            return  # pydevd stopped on it as user-unhandled on its way out of the view
         trigger = getattr(debugpy, "trigger_exception_handler", None)
         if trigger is None:
             log.info(

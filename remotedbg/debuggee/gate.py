@@ -22,21 +22,21 @@ import weakref
 from ..audit import Audit
 from ..door.access import AccessPolicy, Window
 from ..errors import ArmError
-from ..hidden_threads import hide_from_debugger
-from ..hooks.server_quirks import removed_forwarding_header
-from ..sansio.client_address import FORWARDING_HEADERS, resolve_client
+from ..hidden_threads import hidden_thread, hide_from_debugger
+from ..sansio.admission import admit
+from ..sansio.status_page import StatusPage
 from ..settings import format_duration
 from .backend import backend_for
 
 if t.TYPE_CHECKING:
     import types
 
-    from _typeshed.wsgi import WSGIEnvironment
-
     from ..door.bridge import Bridge
     from ..sansio.addresses import IPAddress
+    from ..sansio.admission import RequestFacts
     from ..settings import Settings
     from .backend import Backend
+    from .debug_loop import DebugLoop
     from .trace_scope import TraceScope
 
 __all__ = ["Gate", "monkey_patched"]
@@ -95,6 +95,7 @@ class _ProcessState:
         self.permanent = False
         self.expiry_timer: threading.Timer | None = None
         self.attached = threading.Event()
+        self.debug_loop: DebugLoop | None = None
 
 
 class Gate:
@@ -158,35 +159,16 @@ class Gate:
         allowed = self.peer_allowed
         return allowed is not None and not allowed(remote_addr or "")
 
-    def debugging_client(self, environ: WSGIEnvironment) -> IPAddress | None:
+    def debugging_client(self, facts: RequestFacts) -> IPAddress | None:
         """The request's client if it may arm and debug, else None."""
-        peer = environ.get("REMOTE_ADDR")
-        if self.is_visitor(peer):
+        if self.is_visitor(facts.peer):
             return None
-        client = resolve_client(environ, self.settings.trusted_proxies)
-        if client is None or removed_forwarding_header(environ):
-            self._refuse_forwarded(str(peer), environ)
-            return None
-        return client if client in self.settings.allow else None
-
-    def _refuse_forwarded(self, peer: str, environ: WSGIEnvironment) -> None:
-        """On record: forwarding headers that could have armed, but were not believed.
-
-        Only from a peer that is allowlisted or a trusted proxy: anyone else's headers
-        could not have armed anyway. The audit trail throttles repeats.
-        """
-        trusted = peer in self.settings.trusted_proxies
-        if not (trusted or peer in self.settings.allow):
-            return
-        if removed_forwarding_header(environ):
-            reason = "the server (waitress) removed a forwarding header before the hook saw it"
-        elif not trusted:
-            reason = "forwarding header from a peer that is not a trusted proxy"
-        elif any(key in environ for key in FORWARDING_HEADERS):
-            reason = "forwarding header that cannot be parsed strictly or names no client"
-        else:
-            reason = "a trusted proxy sent no forwarding header"
-        self.audit("refused", peer=peer, reason=reason, via="http")
+        settings = self.settings
+        admission = admit(facts, settings.allow, settings.trusted_proxies)
+        if admission.refused is not None:
+            # The audit trail throttles repeats.
+            self.audit("refused", peer=str(facts.peer), reason=admission.refused, via="http")
+        return admission.client
 
     # -- arming -----------------------------------------------------------------------
 
@@ -234,6 +216,9 @@ class Gate:
                     raise ArmError(problem)
                 if state.backend is None:
                     state.backend = self._new_backend()
+                    watch_end = getattr(state.backend, "watch_end", None)
+                    if watch_end is not None:  # a shared door can end the window for us
+                        watch_end(self._ended_elsewhere)
                 self._start(state, state.backend)
             except ArmError as exc:
                 self.window.close()
@@ -246,8 +231,8 @@ class Gate:
                 return False
             state.listening = True
             state.failed = None
+            self._schedule_expiry(state)  # first: a shared window may end sooner
             self._announce(client, state.backend)
-            self._schedule_expiry(state)
         if self.settings.wait and state.backend.needs_bridge:
             # (A backend that connects out is attached once start() returns.)
             state.attached.wait(self.settings.wait)
@@ -315,7 +300,14 @@ class Gate:
         )
 
     def _schedule_expiry(self, state: _ProcessState) -> None:
+        shared = getattr(state.backend, "window_left", None)
+        if isinstance(shared, float | int):  # the server's window, opened by another worker
+            self.window.end_within(float(shared))
         self._start_expiry(state, self.window.remaining())
+
+    def _ended_elsewhere(self, reason: str) -> None:
+        """The shared door closed (its window ended, or it went): close ours too."""
+        hidden_thread(lambda: self.expire(reason), "remotedbg-expire").start()
 
     def _expire_soon(self, state: _ProcessState) -> None:
         """Make sure a window that ended is torn down now (called under the state lock)."""
@@ -378,19 +370,31 @@ class Gate:
         address = bridge.address if bridge is not None else None
         return address or (self.settings.dap_host, self.settings.dap_port)
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> StatusPage:
+        """What the status page tells the allowlisted developer (and `attach`, `doctor`)."""
         host, port = self.dap_address
-        return {
-            "armed": self.armed,
-            "pid": os.getpid(),
-            "dap_host": host,
-            "dap_port": port,
-            "expires_at": self.window.expires_at_iso() if self.armed else None,
-            "app_root": self.app_root,
-            "token_required": self.settings.token is not None,
-            "backend": self.settings.backend,
-            "error": self.state.failed,
-        }
+        armed = self.armed
+        return StatusPage(
+            armed=armed,
+            pid=os.getpid(),
+            dap_host=host,
+            dap_port=port,
+            expires_at=self.window.expires_at_iso() if armed else None,
+            app_root=self.app_root,
+            token_required=self.settings.token is not None,
+            backend=self.settings.backend,
+            error=self.state.failed,
+        )
+
+    def debug_loop(self) -> DebugLoop:
+        """This process's loop for the debugging client's async requests, made on first use."""
+        state = self.state
+        with state.lock:
+            if state.debug_loop is None:
+                from .debug_loop import DebugLoop
+
+                state.debug_loop = DebugLoop()
+            return state.debug_loop
 
     def report_uncaught(
         self,

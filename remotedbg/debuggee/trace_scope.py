@@ -24,6 +24,7 @@ import logging
 import sys
 import threading
 import typing as t
+import weakref
 
 __all__ = ["TraceScope"]
 
@@ -44,6 +45,12 @@ class TraceScope:
         self._set_in_threads: t.Callable[..., t.Any] | None = None
         self._thread_on: t.Callable[[], object] | None = None
         self._thread_off: t.Callable[[], object] | None = None
+        #: Per thread: did its last request opt in? New threads started by it inherit that.
+        self._local = threading.local()
+        self._unpatch_start: t.Callable[[], None] | None = None
+        #: Threads started by a traced request: they serve the developer, never switch off.
+        self._debugging_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._stop_greeting: t.Callable[[], None] | None = None
 
     def engage(self) -> bool:
         """Stop tracing by default; True if requests can now opt in one by one."""
@@ -78,6 +85,7 @@ class TraceScope:
         self.engaged = True
         self._stop_default_tracing()
         self._untrace_other_threads()
+        self._inherit_in_new_threads()
         return True
 
     def _engage_thread_switch(self, monitoring: t.Any) -> bool:
@@ -100,6 +108,8 @@ class TraceScope:
         # pydevd's thread-start wrap announces every new thread to the IDE (two DAP events
         # per visitor request on a thread-per-request server) and switches it on at birth.
         self._stop_default_tracing()
+        self._inherit_in_new_threads()
+        self._greet_running_threads()
         return True
 
     def _find_thread_tools(self) -> None:
@@ -149,10 +159,66 @@ class TraceScope:
             self._undo_thread_patch()
         threading.settrace(None)
 
+    def _inherit_in_new_threads(self) -> None:
+        """A thread started by a traced request is traced; any other starts switched off.
+
+        The developer's request hands work to threads the hook never sees: an ASGI app's
+        sync endpoints (anyio's worker threads), Django's sync views under ASGI (asgiref's
+        executors), the app's own pools. Those started from the developer's thread serve
+        the developer; on 3.12+ every other new thread would be born switched on, so it is
+        switched off before it runs anything.
+        """
+        if self._unpatch_start is not None:
+            return
+        original = threading.Thread.start
+        scope = self
+
+        def start(thread: threading.Thread) -> None:
+            debugging = getattr(scope._local, "debugging", False)
+            if (debugging or scope._thread_off is not None) and not getattr(
+                thread, "is_pydev_daemon_thread", False
+            ):
+                run = thread.run
+
+                def run_in_scope() -> None:
+                    scope.enter(debugging)
+                    run()
+
+                thread.run = run_in_scope  # type: ignore[method-assign]
+                if debugging:
+                    scope._debugging_threads.add(thread)
+            original(thread)
+
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+        def unpatch() -> None:
+            if threading.Thread.start is start:
+                threading.Thread.start = original  # type: ignore[method-assign]
+
+        self._unpatch_start = unpatch
+
+    def _greet_running_threads(self) -> None:
+        """3.12+: threads already running are switched off on their next call."""
+        if self._thread_off is None:
+            return
+        from .thread_greeting import greet_running_threads
+
+        if self._stop_greeting is not None:
+            self._stop_greeting()
+        self._stop_greeting = greet_running_threads(
+            self._thread_off, skip=set(self._debugging_threads)
+        )
+
+    def _stop_inheriting(self) -> None:
+        unpatch, self._unpatch_start = self._unpatch_start, None
+        if unpatch is not None:
+            unpatch()
+
     def enter(self, debugging: bool) -> None:
-        """At WSGI entry, in the request's thread: trace it only if its client is debugging."""
+        """At request entry, in the request's thread: trace it only if its client is debugging."""
         if not self.engaged:
             return
+        self._local.debugging = debugging
         if self._thread_on is not None and self._thread_off is not None:
             (self._thread_on if debugging else self._thread_off)()
             return
@@ -178,6 +244,7 @@ class TraceScope:
         """
         if not self.engaged:
             return
+        self._local.debugging = False
         if self._thread_off is not None:
             self._thread_off()
         elif sys.gettrace() is not None:
@@ -189,9 +256,16 @@ class TraceScope:
             if self._redo_thread_patch is not None and not self.engaged:
                 self._redo_thread_patch()
             self._monitoring.start_monitoring(all_threads=True)
+        if self.engaged:
+            self._inherit_in_new_threads()
+            self._greet_running_threads()
 
     def release(self) -> None:
         """The window closed: nothing is traced or monitored, and new threads start plain."""
+        self._stop_inheriting()
+        stop_greeting, self._stop_greeting = self._stop_greeting, None
+        if stop_greeting is not None:
+            stop_greeting()
         if self._monitoring is not None:
             self._monitoring.stop_monitoring(all_threads=True)
             if self._undo_thread_patch is not None:

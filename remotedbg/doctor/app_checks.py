@@ -11,6 +11,7 @@ from .debugger_checks import PYDEVD_TRUE
 from .report import Check, host_port
 
 if t.TYPE_CHECKING:
+    from ..cli.app_loader import LoadedApp
     from ..settings import Settings
 
 __all__ = [
@@ -220,13 +221,21 @@ def check_green_threads(
     return Check("ok", "no gevent or eventlet monkey-patching")
 
 
-def check_app(spec: str, load: t.Callable[[str], str]) -> Check:
-    """APP imports and names a WSGI app; `load` returns its module name or raises AppLoadError."""
+def check_app(
+    spec: str,
+    load: t.Callable[[str], str | LoadedApp],
+    installed: t.Callable[[str], bool] | None = None,
+) -> Check:
+    """APP imports and names a WSGI or ASGI app: which, made with what, and already hooked?
+
+    `load` returns the loaded app (or only its module name) or raises AppLoadError, whose
+    line is the one `remotedbg run` would print; `installed` tells whether uvicorn is
+    there to serve an ASGI app.
+    """
     try:
-        module = load(spec)
+        loaded = load(spec)
     except AppLoadError as exc:
-        title, _, fix = str(exc).partition("; ")
-        return Check("fail", title, fix)
+        return Check("fail", exc.title, exc.fix or "")
     except SystemExit as exc:
         return Check(
             "fail",
@@ -235,4 +244,29 @@ def check_app(spec: str, load: t.Callable[[str], str]) -> Check:
         )
     except Exception as exc:  # whatever the app does, the doctor answers in one line
         return Check("fail", f"APP {spec!r}: loading raised {type(exc).__name__}: {exc}")
-    return Check("ok", f"APP {spec!r} loads", f"module {module}")
+    if isinstance(loaded, str):
+        return Check("ok", f"APP {spec!r} loads", f"module {loaded}")
+    return _loaded_app(spec, loaded, installed)
+
+
+def _loaded_app(spec: str, loaded: LoadedApp, installed: t.Callable[[str], bool] | None) -> Check:
+    from ..cli.app_kind import AppKind, installed_hook
+
+    title = f"APP {spec!r} loads: {loaded.shape.label}"
+    asgi = loaded.kind is AppKind.ASGI
+    server = "uvicorn" if asgi else "Werkzeug"
+    notes = [f"module {loaded.module}"]
+    if asgi and installed is not None and not installed("uvicorn"):
+        notes.append(
+            "`remotedbg run` serves it with uvicorn, which is not installed: "
+            "pip install 'remotedbg[asgi]'"
+        )
+        return Check("warn", title, "; ".join(notes))
+    notes.append(f"`remotedbg run` serves it with {server}")
+    hook = installed_hook(loaded.app)
+    if hook is not None:
+        notes.append(
+            f"it installs remotedbg's hook itself ({hook}): under `remotedbg run` that inner "
+            "hook steps aside, and run's own handles each request"
+        )
+    return Check("ok", title, "; ".join(notes))

@@ -10,8 +10,8 @@ import sys
 import typing as t
 from datetime import datetime, timezone
 
-from ..cli.app_loader import load_app
-from ..client.ide_config import fetch_status
+from ..cli.app_loader import LoadedApp, load_app
+from ..client.status import fetch_status
 from .app_checks import (
     CGROUP_FILE,
     CONTAINER_MARKERS,
@@ -25,6 +25,7 @@ from .app_checks import (
     find_first,
 )
 from .debugger_checks import (
+    Fetch,
     ask_status_pages,
     bind_port,
     check_debugpy,
@@ -43,6 +44,8 @@ from .settings_checks import (
 
 if t.TYPE_CHECKING:
     from pathlib import Path
+
+    from ..sansio.status_page import StatusPage
 
 __all__ = ["LOCAL_APP_URLS", "NEEDS_SETTINGS", "Probe", "run_checks"]
 
@@ -76,15 +79,15 @@ def _import_quietly(name: str) -> object:
     return importlib.import_module(name)
 
 
-def _load_app_module(spec: str) -> str:
-    return load_app(spec).module
+def _load_app(spec: str) -> LoadedApp:
+    return load_app(spec)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fetch_status(url: str) -> t.Mapping[str, object]:
+def _fetch_status(url: str) -> StatusPage:
     return fetch_status(url, timeout=STATUS_TIMEOUT, fallback="or give the app's URL with --url")
 
 
@@ -100,9 +103,11 @@ class Probe:
     bind: t.Callable[[str, int], None] = bind_port
     import_module: t.Callable[[str], object] = _import_quietly
     installed: t.Callable[[str], bool] = _installed
-    load_app: t.Callable[[str], str] = _load_app_module
+    #: The app APP names (a module name will do), or AppLoadError.
+    load_app: t.Callable[[str], str | LoadedApp] = _load_app
     now: t.Callable[[], datetime] = _now
-    fetch_status: t.Callable[[str], t.Mapping[str, object]] = _fetch_status
+    #: The app's status page at a URL; its JSON object will do too.
+    fetch_status: Fetch = _fetch_status
     python: tuple[int, int] = (sys.version_info[0], sys.version_info[1])
     platform: str = sys.platform
 
@@ -140,7 +145,7 @@ def run_checks(app: str | None, probe: Probe, url: str | None = None) -> Report:
             ),
         ]
     if app is not None:
-        checks.append(check_app(app, probe.load_app))
+        checks.append(check_app(app, probe.load_app, probe.installed))
     checks += [
         check_debugpy(probe.import_module),
         check_python(probe.python, probe.environ),

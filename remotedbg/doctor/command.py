@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..cli.errors import one_line_errors
-from ..client.ide_config import status_url
+from ..client.status import status_url
 from .checkup import Probe, run_checks
 from .report import render
 
@@ -26,8 +26,9 @@ def doctor_command(ctx: click.Context, app: str | None, url: str | None) -> None
     """Check this machine and the REMOTEDBG_* settings for what would stop debugging.
 
     With APP (module:name, module or path/to/file.py[:name], as for `remotedbg run`), also
-    check that it imports. Prints one line per check; exits 1 if any failed (warnings do
-    not fail). Settings come from the environment only: run it in the app's environment.
+    check that it imports, and say whether it is a WSGI or an ASGI app, made with what.
+    Prints one line per check; exits 1 if any failed (warnings do not fail). Settings come
+    from the environment only: run it in the app's environment.
     If the debugger port is in use, it asks the app's status page (see --url), which, like
     any request from an allowlisted address, arms an app that is not armed yet.
     """

@@ -13,8 +13,9 @@ import socket
 import sys
 import typing as t
 
-from ..client.ide_config import status_url
+from ..client.status import status_url
 from ..errors import RemotedbgError
+from ..sansio.status_page import StatusPage
 from .report import Check, host_port
 
 if t.TYPE_CHECKING:
@@ -154,37 +155,50 @@ def check_python(version: tuple[int, int], environ: t.Mapping[str, str]) -> Chec
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+#: A status page fetcher: the page, or its JSON object (read by the page's schema).
+Fetch = t.Callable[[str], StatusPage | t.Mapping[str, object]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class StatusAnswer:
-    """What one app's status page said: its JSON object, or the `problem` in getting it."""
+    """What one app's status page said: the page, or the `problem` in getting it."""
 
     url: str
-    status: t.Mapping[str, object] | None = None
-    problem: str = ""
+    status: StatusPage | None
+    problem: str
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        status: StatusPage | t.Mapping[str, object] | None = None,
+        problem: str = "",
+    ) -> None:
+        # A JSON object is read as the page it is, so that every answer compares alike;
+        # a malformed one raises MalformedStatusPage.
+        if status is not None and not isinstance(status, StatusPage):
+            status = StatusPage.from_mapping(status)
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "problem", problem)
 
     def holds(self, port: int) -> bool:
         """Whether this app's armed door is the listener on `port`."""
-        return (
-            self.status is not None
-            and self.status.get("armed") is True
-            and self.status.get("dap_port") == port
-        )
+        return self.status is not None and self.status.armed and self.status.dap_port == port
 
     def said(self) -> str:
         """What the answer was, in a few words, for a line that it did not settle."""
         if self.status is None:
             return self.problem
         found = ", ".join(
-            f"{key} {self.status.get(key)!r}"
+            f"{key} {value!r}"
             for key in ("armed", "dap_port", "error")
-            if self.status.get(key) is not None
+            if (value := getattr(self.status, key)) is not None
         )
         return f"{self.url} says {found}"
 
 
-def ask_status_pages(
-    urls: t.Sequence[str], port: int, fetch: t.Callable[[str], t.Mapping[str, object]]
-) -> tuple[StatusAnswer, ...]:
+def ask_status_pages(urls: t.Sequence[str], port: int, fetch: Fetch) -> tuple[StatusAnswer, ...]:
     """Each app's status page at `urls`, asked in turn until one's armed door holds `port`.
 
     Like any request from an allowlisted address, asking arms an app that is not armed.
@@ -270,12 +284,12 @@ def _port_in_use(
     for answer in answers:
         status = answer.status
         if status is not None and answer.holds(port):
-            until = status.get("expires_at")
+            until = status.expires_at
             return Check(
                 "ok",
                 f"debugger port {where} is in use by remotedbg's own door, "
                 + (f"armed until {until}" if until else "armed"),
-                f"{answer.url} says so (pid {status.get('pid')})",
+                f"{answer.url} says so (pid {status.pid})",
             )
     finder = (
         f"ss -ltnp 'sport = :{port}'"

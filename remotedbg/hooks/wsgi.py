@@ -7,29 +7,33 @@ never has its errors sent to the IDE.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import typing as t
 
+from ..sansio.admission import RequestFacts
+from ..sansio.client_address import wsgi_forwarding
+from ..sansio.status_page import STATUS_PATH
 from ..settings import Settings
 from .app_root import guess_app_root
+from .server_quirks import removed_forwarding_header
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from ..debuggee.gate import Gate
 
-__all__ = ["STATUS_PATH", "RemoteDebugMiddleware"]
+__all__ = ["STATUS_PATH", "RemoteDebugMiddleware", "request_facts"]
 
 log = logging.getLogger("remotedbg")
 
-#: The status page, answered only to allowlisted clients; everyone else gets the app's 404.
-STATUS_PATH = "/__remotedbg__"
 #: Set in the WSGI environ once an exception was handed to the IDE, so it stops only once.
 REPORTED_KEY = "remotedbg.reported"
 #: Set in the WSGI environ of requests from a debugging client.
 CLIENT_KEY = "remotedbg.client"
+#: The gate of the hook that took every request but a fast-path visitor's: a hook inside
+#: (the Django middleware under `remotedbg run`) steps aside and reports errors to it.
+HOOKED_KEY = "remotedbg.gate"
 
 
 class RemoteDebugMiddleware:
@@ -67,7 +71,7 @@ class RemoteDebugMiddleware:
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
         gate = self.gate
-        if gate is None:
+        if gate is None or HOOKED_KEY in environ:  # off, or a hook outside took the request
             return self.app(environ, start_response)
         # gate.is_visitor(), inlined: this is every visitor's path while the hook is on.
         allowed = gate.peer_allowed
@@ -80,7 +84,8 @@ class RemoteDebugMiddleware:
             if tracing is not None:
                 tracing.enter(debugging=False)
             return self.app(environ, start_response)
-        client = gate.debugging_client(environ)
+        environ[HOOKED_KEY] = gate
+        client = gate.debugging_client(request_facts(environ))
         if client is None:
             return self._call_app(gate, environ, start_response, debugging=False)
         armed = gate.arm(str(client))
@@ -135,7 +140,7 @@ class RemoteDebugMiddleware:
 
     @staticmethod
     def _status(gate: Gate, start_response: StartResponse) -> list[bytes]:
-        body = json.dumps(gate.status()).encode()
+        body = gate.status().to_json()
         start_response(
             "200 OK",
             [
@@ -145,6 +150,16 @@ class RemoteDebugMiddleware:
             ],
         )
         return [body]
+
+
+def request_facts(environ: WSGIEnvironment) -> RequestFacts:
+    """What the gate needs to know of a WSGI request."""
+    return RequestFacts(
+        peer=environ.get("REMOTE_ADDR"),
+        forwarding=wsgi_forwarding(environ),
+        path=environ.get("PATH_INFO", ""),
+        forwarding_removed=removed_forwarding_header(environ),
+    )
 
 
 class _ThenLeave:

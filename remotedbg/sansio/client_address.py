@@ -43,6 +43,7 @@ __all__ = [
     "forwarded_hops",
     "resolve_client",
     "resolve_client_from",
+    "wsgi_forwarding",
     "x_forwarded_for_hops",
 ]
 
@@ -179,7 +180,13 @@ def resolve_client_from(
     return client
 
 
+def wsgi_forwarding(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """A WSGI environ's forwarding headers, keyed as `resolve_client_from` reads them."""
+    return {name: environ[key] for name, key in _WSGI_KEYS if key in environ}
+
+
 def resolve_client(environ: WSGIEnvironment, trusted_proxies: AddressSet) -> IPAddress | None:
     """`resolve_client_from` for a WSGI request: the peer is ``REMOTE_ADDR``."""
-    headers = {name: environ[key] for name, key in _WSGI_KEYS if key in environ}
-    return resolve_client_from(environ.get("REMOTE_ADDR"), headers, trusted_proxies)
+    return resolve_client_from(
+        environ.get("REMOTE_ADDR"), wsgi_forwarding(environ), trusted_proxies
+    )

@@ -1,0 +1,127 @@
+"""Several worker processes behind one door: the IDE attaches once, and every one of the
+developer's requests stops, whichever worker serves it; visitors never stop; a worker that
+dies leaves the session and the next one joins with the breakpoints set."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dap_client import DAPClient
+from ide import attach, pause_request
+from servers import APPS, Server, free_port, listening_ports, marker_line, port_open
+
+pytestmark = pytest.mark.e2e
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def gunicorn4(tmp_path: Path) -> Iterator[tuple[Server, int, Path]]:
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "-w", "4", "-k", "sync", "--timeout", "120",
+        "--bind", f"127.0.0.1:{http_port}", "wsgi_app:app",
+    ]  # fmt: skip
+    env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "2m"}
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    yield server, dap_port, APPS / "wsgi_app.py"
+    server.stop()
+
+
+def thread_pid(client: DAPClient, thread_id: int) -> int:
+    threads = client.request("threads")["body"]["threads"]
+    [name] = [t["name"] for t in threads if t["id"] == thread_id]
+    found = re.match(r"pid (\d+): ", name)
+    assert found, name
+    return int(found[1])
+
+
+def test_every_request_stops_whichever_worker_serves_it(
+    gunicorn4: tuple[Server, int, Path],
+) -> None:
+    server, dap_port, app_file = gunicorn4
+    assert server.get("/health").status == 200
+    line = marker_line(app_file, "BREAK: index")
+    pids = set()
+    with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
+        assert attach(client, breakpoints={app_file: [line]})["success"]
+        for _ in range(12):
+            paused = pause_request(client, server.http_port, timeout=30)
+            assert paused.frame["line"] == line
+            assert paused.local_vars["visitor"] == "'tester'"
+            pids.add(thread_pid(client, paused.thread_id))
+            client.request("continue", {"threadId": paused.thread_id})
+            assert paused.request.result().body == b"hello tester"
+            # Visitors on every worker pass the same breakpoint without stopping.
+            for _ in range(4):
+                assert server.get("/", source="127.0.0.2", timeout=10).status == 200
+            with pytest.raises(TimeoutError):
+                client.wait_event("stopped", timeout=0.2)
+    assert len(pids) >= 2, pids
+
+
+def test_a_dead_worker_leaves_and_the_next_joins_with_the_breakpoints(
+    gunicorn4: tuple[Server, int, Path],
+) -> None:
+    server, dap_port, app_file = gunicorn4
+    server.get("/health")
+    line = marker_line(app_file, "BREAK: index")
+    with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
+        assert attach(client, breakpoints={app_file: [line]})["success"]
+        paused = pause_request(client, server.http_port, timeout=30)
+        victim = thread_pid(client, paused.thread_id)
+        os.kill(victim, signal.SIGKILL)  # paused, then killed: gunicorn starts another
+        deadline = time.monotonic() + 15
+        while True:  # "started" events of other workers may come first
+            event = client.wait_event("thread", timeout=deadline - time.monotonic())["body"]
+            if event["reason"] == "exited":
+                break
+        assert event == {"reason": "exited", "threadId": paused.thread_id}
+        for _ in range(6):
+            again = pause_request(client, server.http_port, timeout=30)
+            assert again.frame["line"] == line
+            assert thread_pid(client, again.thread_id) != victim
+            client.request("continue", {"threadId": again.thread_id})
+            assert again.request.result().status == 200
+
+
+def test_when_the_window_ends_no_process_keeps_a_debugger_socket(tmp_path: Path) -> None:
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "-w", "3", "--bind", f"127.0.0.1:{http_port}",
+        "wsgi_app:app",
+    ]  # fmt: skip
+    env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "3s"}
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    try:
+        for _ in range(6):
+            server.get("/health")
+        assert port_open(dap_port)
+        time.sleep(5)
+        assert not port_open(dap_port)
+        for pid in [server.process.pid, *children(server.process.pid)]:
+            assert dap_port not in listening_ports(pid)
+        assert "door_closed" in server.log
+    finally:
+        server.stop()
