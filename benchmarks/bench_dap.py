@@ -45,11 +45,19 @@ def ms(start: float) -> float:
 class Target:
     """A served copy of the app with an IDE attached and a breakpoint on BREAK."""
 
-    def __init__(self, name: str, argv: list[str], http_port: int, dap_port: int, log: Path):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        http_port: int,
+        dap_port: int,
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
-        self.server = Server(argv, http_port=http_port, cwd=HERE, log_path=log)
+        self.server = Server(argv, http_port=http_port, cwd=HERE, log_path=log, env=env)
         self.server.wait_ready()
-        if name == "remotedbg":
+        if name.startswith("remotedbg"):
             http_get(http_port, "/__remotedbg__")  # an allowlisted request arms it
         self.client = DAPClient(("127.0.0.1", dap_port), timeout=60)
         line = marker_line(APP, "BREAK")

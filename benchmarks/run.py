@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dap
 import bench_hook
 import bench_throughput
+import bench_workers
 
 from benchlib import print_table
 
@@ -31,6 +32,7 @@ def main() -> None:
         *bench_throughput.rows(quick),
         *bench_throughput.rows(quick, "asgi"),
         *bench_dap.rows(quick),
+        *bench_workers.rows(quick),
     ]
     title = (
         f"remotedbg benchmarks: Python {platform.python_version()}, debugpy "

@@ -29,7 +29,7 @@ from remotedbg.cli import cli
 from remotedbg.client.attach import rewrite_attach
 from remotedbg.debuggee.gate import Gate
 from remotedbg.door.access import AccessPolicy, Window
-from remotedbg.errors import ConfigError
+from remotedbg.errors import ArmError, ConfigError
 from remotedbg.hooks.wsgi import STATUS_PATH, RemoteDebugMiddleware, request_facts
 from remotedbg.sansio.addresses import AddressSet
 from remotedbg.settings import SPECS, SPECS_BY_FIELD, Settings, SettingSpec
@@ -460,7 +460,7 @@ def test_quoted_token_refusal_is_real() -> None:
 def test_quoted_port_in_use_line_is_real(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The "port in use" line that the gunicorn pages quote is the one a second worker logs."""
+    """The "port in use" line that Troubleshooting quotes is the one a single process logs."""
     with socket.create_server(("127.0.0.1", 0)) as squatter:
         port = squatter.getsockname()[1]
         gate = Gate(Settings.load({}, {"dap_port": port}))
@@ -472,8 +472,45 @@ def test_quoted_port_in_use_line_is_real(
         assert gate.arm("127.0.0.1") is False
     [line] = [r.getMessage() for r in caplog.records if "could not arm" in r.getMessage()]
     shown = line.replace(f"pid {os.getpid()}", "pid 4242").replace(f":{port} ", ":5678 ")
-    assert shown in page_text("recipes.md")
     assert shown in page_text("troubleshooting.md")
+
+
+def test_quoted_door_directory_refusal_is_real(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' door directory must be private to this user: one open to others, or a
+    symlink, refuses arming with the line Troubleshooting quotes; a missing one is made 0700.
+    Each end of a Unix connection reads its peer's uid (SO_PEERCRED, Linux)."""
+    from remotedbg.door.rendezvous import peer_uid, runtime_dir, same_user
+
+    base = tmp_path / "run"
+    base.mkdir()
+    base.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    door_dir = base / "remotedbg"
+    door_dir.mkdir()
+    door_dir.chmod(0o755)  # made by someone else, or left open to others
+    with pytest.raises(ArmError) as info:
+        runtime_dir()
+    shown = str(info.value).replace(str(door_dir), "/run/user/1000/remotedbg")
+    shown = shown.replace(f"(uid {os.getuid()})", "(uid 1000)")
+    assert shown in " ".join(page_text("troubleshooting.md").split())
+    door_dir.rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    elsewhere.chmod(0o700)
+    door_dir.symlink_to(elsewhere)  # a symlink, even to a private directory
+    with pytest.raises(ArmError):
+        runtime_dir()
+    door_dir.unlink()
+    made = Path(runtime_dir())
+    assert made == door_dir
+    assert made.stat().st_mode & 0o777 == 0o700
+    if sys.platform.startswith("linux"):
+        ours, theirs = socket.socketpair(socket.AF_UNIX)
+        with ours, theirs:
+            assert peer_uid(ours) == os.getuid()
+            assert same_user(ours)
 
 
 def test_security_table_names_existing_tests() -> None:
@@ -492,9 +529,16 @@ def test_supported_page_is_true_to_the_project() -> None:
     [versions] = re.findall(r"for version in ([\d. ]+); do", (ROOT / ".ci" / "run").read_text())
     assert f"| Python | {', '.join(versions.split())} |" in page
     bounds = re.findall(
-        r'"(debugpy|werkzeug|flask)>=([\d.]+)"', (ROOT / "pyproject.toml").read_text()
+        r'"(debugpy|werkzeug|flask|django|uvicorn)>=([\d.]+)"',
+        (ROOT / "pyproject.toml").read_text(),
     )
-    labels = {"debugpy": "debugpy", "werkzeug": "Werkzeug", "flask": "Flask"}
+    labels = {
+        "debugpy": "debugpy",
+        "werkzeug": "Werkzeug",
+        "flask": "Flask",
+        "django": "Django",
+        "uvicorn": "uvicorn",
+    }
     assert {name for name, _ in bounds} == set(labels)
     for name, version in bounds:
         assert f"| {labels[name]} | {version} and later" in page, name
@@ -638,21 +682,24 @@ def test_flask_factory_config_overrides_the_environment(monkeypatch: pytest.Monk
     assert switched_on.extensions["remotedbg"].gate is not None
 
 
-@pytest.mark.parametrize(
-    ("enable", "workers", "timeout"), [(None, 4, 30), ("0", 4, 30), ("1", 1, 0), ("on", 1, 0)]
-)
-def test_gunicorn_conf_uses_one_worker_while_debugging(
-    monkeypatch: pytest.MonkeyPatch, enable: str | None, workers: int, timeout: int
+@pytest.mark.parametrize(("enable", "timeout"), [(None, 30), ("0", 30), ("1", 0), ("on", 0)])
+def test_gunicorn_conf_keeps_its_workers_and_drops_the_timeout_while_debugging(
+    monkeypatch: pytest.MonkeyPatch, enable: str | None, timeout: int
 ) -> None:
-    """The gunicorn example runs one worker without a heartbeat timeout only while switched on."""
+    """The gunicorn example keeps its four workers whether debugging or not (they share one
+    door), and turns the heartbeat timeout off only while switched on; gunicorn accepts every
+    setting it makes."""
     gunicorn_config = pytest.importorskip("gunicorn.config")
     if enable is not None:
         monkeypatch.setenv("REMOTEDBG_ENABLE", enable)
     module = load_example("gunicorn_conf.py", monkeypatch)
-    assert (module.workers, module.timeout) == (workers, timeout)
-    known = {setting.name for setting in gunicorn_config.KNOWN_SETTINGS}
     settings = {name for name in vars(module) if not name.startswith("_")}
-    assert settings - {"debugging", "Settings"} <= known
+    settings -= {"debugging", "Settings"}
+    config = gunicorn_config.Config()
+    for name in settings:
+        config.set(name, getattr(module, name))  # validates, as gunicorn -c does
+    assert (config.workers, config.timeout) == (4, timeout)
+    assert config.workers > 1  # the advice to debug with one worker is gone for good
 
 
 def test_logging_setup_shows_the_audit_trail() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dap_client import DAPClient
+from dap_client import DAPClient, initialize_arguments
 from ide import attach, pause_request
 from servers import APPS, Server, free_port, listening_ports, marker_line, port_open
 
@@ -80,6 +81,51 @@ def test_every_request_stops_whichever_worker_serves_it(
     assert len(pids) >= 2, pids
 
 
+#: Other multi-process servers: argv after the interpreter, the app, the breakpoint marker.
+OTHER_SERVERS = {
+    "gunicorn-preload-gthread": (
+        ["-m", "gunicorn", "--preload", "-w", "3", "-k", "gthread", "--threads", "2",
+         "--timeout", "120", "--bind", "127.0.0.1:{port}", "wsgi_app:app"],
+        "wsgi_app.py",
+    ),
+    "uvicorn-workers": (
+        ["-m", "uvicorn", "--workers", "3", "--port", "{port}", "fastapi_app:app"],
+        "fastapi_app.py",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_SERVERS))
+def test_other_multi_process_servers(kind: str, tmp_path: Path) -> None:
+    """gunicorn --preload (forked from a master that loaded the app) and uvicorn --workers
+    (spawned): the IDE attaches once, and the developer's requests stop on several workers."""
+    template, app = OTHER_SERVERS[kind]
+    http_port, dap_port = free_port(), free_port()
+    argv = [sys.executable, *(part.format(port=http_port) for part in template)]
+    env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "2m"}
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    try:
+        server.get("/health")
+        app_file = APPS / app
+        line = marker_line(app_file, "BREAK: index")
+        pids = set()
+        with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
+            assert attach(client, breakpoints={app_file: [line]})["success"]
+            for _ in range(10):
+                paused = pause_request(client, server.http_port, timeout=30)
+                assert paused.frame["line"] == line
+                pids.add(thread_pid(client, paused.thread_id))
+                client.request("continue", {"threadId": paused.thread_id})
+                assert paused.request.result().body.startswith(b"hello tester")
+                assert server.get("/", source="127.0.0.2", timeout=10).status == 200
+                with pytest.raises(TimeoutError):
+                    client.wait_event("stopped", timeout=0.2)
+        assert len(pids) >= 2, (pids, server.log)
+    finally:
+        server.stop()
+
+
 def test_a_dead_worker_leaves_and_the_next_joins_with_the_breakpoints(
     gunicorn4: tuple[Server, int, Path],
 ) -> None:
@@ -123,5 +169,41 @@ def test_when_the_window_ends_no_process_keeps_a_debugger_socket(tmp_path: Path)
         for pid in [server.process.pid, *children(server.process.pid)]:
             assert dap_port not in listening_ports(pid)
         assert "door_closed" in server.log
+    finally:
+        server.stop()
+
+
+def test_the_shared_door_demands_the_token(tmp_path: Path) -> None:
+    """The door of several workers applies the same rules as a single process's: no token,
+    no session, and nothing reaches a worker."""
+    token = secrets.token_urlsafe(24)
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "-w", "2", "--bind", f"127.0.0.1:{http_port}",
+        "wsgi_app:app",
+    ]  # fmt: skip
+    env = {
+        "REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TOKEN": token,
+    }  # fmt: skip
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    try:
+        server.get("/health")
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            client.request("initialize", initialize_arguments())
+            refused = client.request("attach", {})
+            assert refused["success"] is False
+            assert refused["body"]["error"]["remotedbgRefusal"] == "token"
+        app_file = APPS / "wsgi_app.py"
+        line = marker_line(app_file, "BREAK: index")
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            answer = attach(
+                client, breakpoints={app_file: [line]}, arguments={"remotedbgToken": token}
+            )
+            assert answer["success"]
+            paused = pause_request(client, server.http_port, timeout=30)
+            assert paused.frame["line"] == line
+            client.request("continue", {"threadId": paused.thread_id})
+            assert paused.request.result().status == 200
     finally:
         server.stop()
