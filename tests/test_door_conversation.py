@@ -19,6 +19,7 @@ from remotedbg.sansio.access_policy import (
     WindowState,
 )
 from remotedbg.sansio.addresses import AddressSet
+from remotedbg.sansio.breakpoint_guard import MINE
 from remotedbg.sansio.dap_codec import NEED_DATA, Decoder, Event, Message, Request, Response, encode
 from remotedbg.sansio.door_admission import (
     BUSY,
@@ -383,6 +384,17 @@ def test_the_token_is_stripped_from_every_forwarded_request(pair: Pair) -> None:
     pair.attach()
     pair.ide_sends(Request(3, "attach", {TOKEN_FIELD: TOKEN}))
     assert pair.debugger_got() == [Request(3, "attach", {})]
+
+
+def test_every_breakpoint_reaches_the_debugger_guarded(pair: Pair) -> None:
+    """The door adds "the developer's request" to each breakpoint (breakpoint_guard.py)."""
+    pair.attach()
+    where = {"source": {"path": "/app/views.py"}}
+    pair.ide_sends(Request(3, "setBreakpoints", {**where, "breakpoints": [{"line": 4}]}))
+    [forwarded] = pair.debugger_got()
+    assert forwarded == Request(
+        3, "setBreakpoints", {**where, "breakpoints": [{"line": 4, "condition": MINE}]}
+    )
 
 
 def test_expiry_while_paused_resumes_the_app_and_tells_the_ide(pair: Pair) -> None:

@@ -76,16 +76,67 @@ def test_a_paused_thread_waits_at_most_the_resume_poll() -> None:
 
 
 def test_only_the_debugging_client_is_traced(tmp_path: Path) -> None:
-    """While armed, a visitor's request runs untraced; the debugging client's is traced."""
+    """While armed, a visitor's request cannot stop: before 3.12 it runs untraced; on 3.12+
+    its thread stays on (so pydevd switches off what only visitors run) but it is not the
+    developer's, which every breakpoint's condition asks."""
+    traced, untraced = (
+        (b"on, mine", b"on, not mine") if sys.version_info >= (3, 12) else (b"traced", b"untraced")
+    )
     server = remotedbg_run(str(APPS / "flask_app.py"), tmp_path, "--dap-port", str(free_port()))
     try:
         assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
         assert server.get("/__remotedbg__").json()["armed"] is True
-        assert server.get("/tracer").body == b"traced"
-        assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
-        assert server.get("/tracer", source="127.0.0.3").body == b"untraced"
+        assert server.get("/tracer").body == traced
+        assert server.get("/tracer", source="127.0.0.2").body == untraced
+        assert server.get("/tracer", source="127.0.0.3").body == untraced
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12+")
+def test_a_visitors_thread_makes_no_callback_after_a_functions_first_call() -> None:
+    """pydevd switches off, for every thread, code its callback saw in a thread that is on
+    and that has no breakpoint: a visitor's later calls cost nothing. (With visitors'
+    threads switched off, every call would reach pydevd's callback, forever.)"""
+    result = run_script(
+        """
+        import threading
+        from pathlib import Path
+        from dap_client import DAPClient
+        from ide import attach
+        from servers import APPS, marker_line
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0}))
+        assert gate.arm("127.0.0.1")
+        m = sys.monitoring
+        # An IDE with a breakpoint elsewhere: pydevd now watches every call starting.
+        ide = DAPClient(gate.dap_address)
+        cold = APPS / "wsgi_app.py"
+        attach(ide, breakpoints={cold: [marker_line(cold, "BREAK: index")]})
+
+        def visitors_only(n):
+            return n + 1
+
+        counted = []
+
+        def visitor():
+            gate.tracing.enter(debugging=False)
+            visitors_only(0)  # pydevd's callback sees it once
+            pydevd_callback = m.register_callback(
+                m.DEBUGGER_ID, m.events.PY_START, lambda code, offset: counted.append(code)
+            )
+            for n in range(100):
+                visitors_only(n)
+            m.register_callback(m.DEBUGGER_ID, m.events.PY_START, pydevd_callback)
+
+        thread = threading.Thread(target=visitor)
+        thread.start()
+        thread.join()
+        calls = sum(code is visitors_only.__code__ for code in counted)
+        ide.close()
+        print(json.dumps({"callbacks": calls, "guarded": gate.tracing.guarded}))
+        """
+    )
+    assert result == {"callbacks": 0, "guarded": True}
 
 
 def test_nothing_is_traced_after_the_window(tmp_path: Path) -> None:
@@ -94,7 +145,8 @@ def test_nothing_is_traced_after_the_window(tmp_path: Path) -> None:
         str(APPS / "flask_app.py"), tmp_path, "--dap-port", str(free_port()), "--ttl", "2s"
     )
     try:
-        assert server.get("/tracer").body == b"traced"
+        traced = b"on, mine" if sys.version_info >= (3, 12) else b"traced"
+        assert server.get("/tracer").body == traced
         server.wait_for_log("event=expired", timeout=20)
         assert server.get("/tracer", source="127.0.0.2").body == b"untraced"
     finally:

@@ -30,6 +30,7 @@ import typing as t
 from ..door.session import Upstream
 from ..errors import ArmError
 from ..hidden_threads import run_bounded
+from . import breakpoint_helpers
 from .exception_stops import ExceptionStops
 from .trace_scope import TraceScope
 
@@ -262,6 +263,14 @@ class DebugpyBackend:
         self._set_resume_poll()
         _hide_our_frames(py_db)
         self.scope.engage()
+        breakpoint_helpers.install(self.scope.mine)  # before any guarded condition can run
+        self.scope.guarded = breakpoint_helpers.guard_exception_breakpoints(py_db)
+        if not self.scope.guarded:
+            log.info(
+                "remotedbg: debugpy %s lets no condition on exception filters; visitors' "
+                "threads are switched off instead (slower for them on Python 3.12+)",
+                self.version,
+            )
         if not self.exception_stops.watch(py_db):
             log.info(
                 "remotedbg: debugpy %s has no do_wait_suspend to watch; with 'User Uncaught "

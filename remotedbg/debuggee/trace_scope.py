@@ -48,6 +48,9 @@ class TraceScope:
         #: Per thread: did its last request opt in? New threads started by it inherit that.
         self._local = threading.local()
         self._unpatch_start: t.Callable[[], None] | None = None
+        #: Every breakpoint and exception filter carries the "developer's request" condition
+        #: (set by the backend once it has put the exception filters' one in place).
+        self.guarded = False
         #: Threads started by a traced request: they serve the developer, never switch off.
         self._debugging_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         self._stop_greeting: t.Callable[[], None] | None = None
@@ -104,6 +107,8 @@ class TraceScope:
             )
             return False
         self._thread_off, self._thread_on = off, on
+        pydevd = sys.modules.get("pydevd")
+        self._py_db = getattr(pydevd, "get_global_debugger", lambda: None)()
         self.engaged = True
         # pydevd's thread-start wrap announces every new thread to the IDE (two DAP events
         # per visitor request on a thread-per-request server) and switches it on at birth.
@@ -214,13 +219,28 @@ class TraceScope:
         if unpatch is not None:
             unpatch()
 
+    def mine(self) -> bool:
+        """True in the developer's request: every breakpoint's condition asks this.
+
+        Without per-request tracing (an unknown debugpy) every thread counts as the
+        developer's, as before any of this existed.
+        """
+        return not self.engaged or getattr(self._local, "debugging", False)
+
     def enter(self, debugging: bool) -> None:
         """At request entry, in the request's thread: trace it only if its client is debugging."""
         if not self.engaged:
             return
         self._local.debugging = debugging
         if self._thread_on is not None and self._thread_off is not None:
-            (self._thread_on if debugging else self._thread_off)()
+            # 3.12+: a visitor's thread stays switched on, so that pydevd switches off, for
+            # good, the code only visitors run; the conditions on every breakpoint and
+            # exception filter keep it from stopping. Without those (an unknown pydevd),
+            # visitors' threads are switched off instead, as before.
+            if debugging or self.guarded:
+                self._thread_on()
+            else:
+                self._thread_off()
             return
         if threading.gettrace() is not None:
             # pydevd re-arms its global hooks on some events (a new IDE session).

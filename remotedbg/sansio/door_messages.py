@@ -10,6 +10,7 @@ import typing as t
 
 from ..errors import ProtocolError
 from .access_policy import TOKEN_FIELD
+from .breakpoint_guard import GUARDED_COMMANDS, guard_arguments
 from .dap_codec import Message, Request
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "capability_changes",
     "explain",
     "for_shared_box",
+    "guarded",
     "without_token",
 ]
 
@@ -103,6 +105,14 @@ def explain(exc: BaseException) -> str:
         return str(exc)
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def guarded(msg: Message) -> Message:
+    """Breakpoints that stop only the developer's requests (see breakpoint_guard.py)."""
+    if not isinstance(msg, Request) or msg.command not in GUARDED_COMMANDS:
+        return msg
+    arguments = guard_arguments(msg.command, msg.arguments or {})
+    return Request(msg.seq, msg.command, arguments, msg.extra)
 
 
 def without_token(msg: Message) -> Message:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .dap_codec import Message, Request, Response, encode
 from .door_events import Action, SendToClient, SendToUpstream
 from .door_framing import FrameTracker
-from .door_messages import without_token
+from .door_messages import guarded, without_token
 
 __all__ = ["UpstreamLink"]
 
@@ -31,7 +31,7 @@ class UpstreamLink:
     def send(self, msg: Message) -> SendToUpstream:
         if isinstance(msg, Request):
             self.last_seq = max(self.last_seq, msg.seq)
-        return SendToUpstream(data=encode(without_token(msg)), upstream=self.number)
+        return SendToUpstream(data=encode(guarded(without_token(msg))), upstream=self.number)
 
     def ask(self, request: Request) -> SendToUpstream:
         """One of the door's own requests; its answer is awaited and kept from the IDE."""

@@ -36,5 +36,12 @@ def tracer() -> str:
         was_on = monitoring.suspend_current_thread_tracing()  # reads the switch, turns it off
         if was_on:
             monitoring.resume_current_thread_tracing()
-        return "traced" if was_on else "untraced"
+        # A visitor's thread stays on (pydevd then switches off code only visitors run);
+        # the breakpoints' condition, __remotedbg_mine__(), keeps it from stopping.
+        mine = (
+            __builtins__["__remotedbg_mine__"]()
+            if isinstance(__builtins__, dict)
+            else (__builtins__.__remotedbg_mine__())
+        )
+        return f"{'on' if was_on else 'off'}, {'mine' if mine else 'not mine'}"
     return "traced" if sys.gettrace() is not None else "untraced"

@@ -1,0 +1,73 @@
+"""The two names every guarded breakpoint condition calls (see sansio/breakpoint_guard.py).
+
+They are builtins so that a condition finds them in any module's frame without an import,
+and installed before the first session, so no guarded condition can ever raise NameError
+(pydevd stops on a condition that raises, which would stop visitors).
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+import threading
+import typing as t
+
+from ..sansio.breakpoint_guard import MINE
+
+__all__ = ["guard_exception_breakpoints", "hit_expression", "install"]
+
+
+def hit_expression(hit_condition: str) -> str:
+    """pydevd's reading of a DAP hit condition: ``5``, ``>= 5``, ``% 2`` (its own rules)."""
+    expr = hit_condition.strip()
+    try:
+        int(expr)
+    except ValueError:
+        pass
+    else:
+        return f"@HIT@ == {expr}"
+    if expr.startswith("%"):
+        return f"@HIT@ {expr} == 0"
+    if expr.startswith(("==", ">", "<")):
+        return f"@HIT@ {expr}"
+    return expr
+
+
+def install(mine: t.Callable[[], bool]) -> None:
+    """Make the helpers available to every frame; `mine` says if this is the developer's."""
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def hit(key: str, hit_condition: str) -> bool:
+        with lock:
+            counts[key] = count = counts.get(key, 0) + 1
+        frame = sys._getframe(1)
+        expression = hit_expression(hit_condition).replace("@HIT@", str(count))
+        return bool(eval(expression, frame.f_globals, frame.f_locals))  # noqa: S307 - the IDE's own expression, as pydevd evaluates it
+
+    builtins.__remotedbg_mine__ = mine  # type: ignore[attr-defined]
+    builtins.__remotedbg_hit__ = hit  # type: ignore[attr-defined]
+
+
+def guard_exception_breakpoints(py_db: t.Any) -> bool:
+    """Exception filters ("Raised", "User Uncaught") stop only the developer's requests too.
+
+    DAP gives exception filters no condition, but pydevd's exception breakpoints take one
+    and check it for every kind of stop; the door cannot add it, so pydevd's own way in
+    adds it here. False if this pydevd has no such way in.
+    """
+    add = getattr(py_db, "add_break_on_exception", None)
+    if add is None:
+        return False
+    if getattr(add, "remotedbg_guarded", False):
+        return True
+
+    def add_break_on_exception(
+        exception: t.Any, condition: t.Any, *args: t.Any, **kw: t.Any
+    ) -> t.Any:
+        condition = MINE if not condition else f"{MINE} and ({condition}\n)"
+        return add(exception, condition, *args, **kw)
+
+    add_break_on_exception.remotedbg_guarded = True  # type: ignore[attr-defined]
+    py_db.add_break_on_exception = add_break_on_exception
+    return True

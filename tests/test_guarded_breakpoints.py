@@ -1,0 +1,134 @@
+"""Every breakpoint carries the door's "developer's request" condition, and the user's own
+condition, hit count and log message keep their meaning, counted for the developer only.
+
+Visitors (127.0.0.2) pass the same lines: they never stop, a log point never logs for them,
+and their hits do not count. "Raised Exceptions" stops the developer, never a visitor.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dap_client import DAPClient
+from ide import Background, attach, top_frame
+from servers import APPS, Server, free_port, marker_line, remotedbg_run
+
+pytestmark = pytest.mark.e2e
+
+APP = APPS / "flask_app.py"
+LINE = marker_line(APP, "BREAK: index")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Server, DAPClient]]:
+    dap_port = free_port()
+    server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
+    server.get("/health")
+    client = DAPClient(("127.0.0.1", dap_port))
+    assert attach(client)["success"]
+    yield server, client
+    client.close()
+    server.stop()
+
+
+def set_breakpoint(client: DAPClient, **options: t.Any) -> None:
+    answer = client.request(
+        "setBreakpoints",
+        {"source": {"path": str(APP)}, "breakpoints": [{"line": LINE, **options}]},
+    )
+    assert answer["body"]["breakpoints"][0]["verified"], answer
+
+
+def visitors(server: Server, count: int = 3) -> None:
+    for _ in range(count):
+        assert server.get("/", source="127.0.0.2", timeout=10).body == b"hello tester"
+
+
+def no_stop(client: DAPClient) -> None:
+    with pytest.raises(TimeoutError):
+        client.wait_event("stopped", timeout=0.5)
+
+
+def test_a_log_point_logs_for_the_developer_only(served: tuple[Server, DAPClient]) -> None:
+    server, client = served
+    set_breakpoint(client, logMessage="seen {visitor}")
+    visitors(server)
+    assert server.get("/").body == b"hello tester"
+    output = client.wait_event("output", timeout=10)["body"]
+    assert output["output"].strip() == "seen tester"
+    visitors(server)
+    no_stop(client)
+    logged = [e for e in client.received if e.get("event") == "output"]
+    assert len([e for e in logged if "seen" in e["body"]["output"]]) == 1
+
+
+def test_a_hit_count_counts_the_developers_hits(served: tuple[Server, DAPClient]) -> None:
+    server, client = served
+    set_breakpoint(client, hitCondition="2")
+    assert server.get("/").body == b"hello tester"  # the developer's first hit
+    visitors(server, 5)  # would make it the seventh, were they counted
+    no_stop(client)
+    request = Background(server.http_port, "/")  # the second: it stops
+    stopped = client.wait_event("stopped", timeout=10)["body"]
+    client.request("continue", {"threadId": stopped["threadId"]})
+    assert request.result().status == 200
+
+
+def test_a_condition_keeps_its_meaning(served: tuple[Server, DAPClient]) -> None:
+    server, client = served
+    set_breakpoint(client, condition="visitor == 'nobody'")
+    assert server.get("/").body == b"hello tester"
+    no_stop(client)
+    set_breakpoint(client, condition="visitor == 'tester'  # a comment of theirs")
+    visitors(server)
+    no_stop(client)
+    request = Background(server.http_port, "/")
+    stopped = client.wait_event("stopped", timeout=10)["body"]
+    frame, local_vars = top_frame(client, stopped["threadId"])
+    assert (frame["line"], local_vars["visitor"]) == (LINE, "'tester'")
+    client.request("continue", {"threadId": stopped["threadId"]})
+    assert request.result().status == 200
+
+
+def test_a_condition_that_raises_is_reported_for_the_developer_only(
+    served: tuple[Server, DAPClient],
+) -> None:
+    """debugpy reports a condition that raises (and, by default, does not stop): for the
+    developer's hits, never for a visitor's."""
+    server, client = served
+    set_breakpoint(client, condition="1 / 0")
+    visitors(server)
+    no_stop(client)
+
+    def errors() -> list[str]:
+        outputs = [e["body"]["output"] for e in client.received if e.get("event") == "output"]
+        return [text for text in outputs if "ZeroDivisionError" in text]
+
+    assert errors() == []
+    assert server.get("/").status == 200
+    client.wait_event("output", timeout=10)
+    assert len(errors()) == 1
+    no_stop(client)
+
+
+def test_raised_exceptions_stop_the_developer_only(served: tuple[Server, DAPClient]) -> None:
+    server, client = served
+    client.request("setExceptionBreakpoints", {"filters": ["raised", "uncaught"]})
+    assert server.get("/boom", source="127.0.0.2", timeout=10).status == 500
+    no_stop(client)
+    request = Background(server.http_port, "/boom")
+    stopped = client.wait_event("stopped", timeout=10)["body"]
+    assert stopped["reason"] == "exception"
+    while True:  # "Raised" stops as it is raised and again where it passes; then the 500
+        client.request("continue", {"threadId": stopped["threadId"]})
+        if request.response is not None:
+            break
+        try:
+            stopped = client.wait_event("stopped", timeout=2)["body"]
+        except TimeoutError:
+            break
+    assert request.result().status == 500
