@@ -122,10 +122,10 @@ class Pair:
         (close,) = [a for a in self.actions if isinstance(a, Close)]
         return close
 
-    def attach(self, *, secret: str | None = None) -> None:
+    def attach(self, *, secret: str | None = None, guarded: bool = False) -> None:
         """Handshake, token, upstream replay: an attached session, both sides drained."""
         self.ide_sends(INITIALIZE, ATTACH)
-        self.feed(UpstreamConnected(secret=secret))
+        self.feed(UpstreamConnected(secret=secret, guarded=guarded))
         if secret is not None:
             self.debugger_sends(Response(1, 0, True, "pydevdAuthorize"))
         self.debugger_sends(Response(2, INITIALIZE.seq, True, "initialize", body={}))
@@ -387,14 +387,21 @@ def test_the_token_is_stripped_from_every_forwarded_request(pair: Pair) -> None:
 
 
 def test_every_breakpoint_reaches_the_debugger_guarded(pair: Pair) -> None:
-    """The door adds "the developer's request" to each breakpoint (breakpoint_guard.py)."""
-    pair.attach()
+    """The door adds "the developer's request" to each breakpoint (breakpoint_guard.py),
+    for a debugger that has remotedbg's helpers (a plain debugpy behind `remotedbg bridge`
+    gets the IDE's breakpoints as they are)."""
     where = {"source": {"path": "/app/views.py"}}
-    pair.ide_sends(Request(3, "setBreakpoints", {**where, "breakpoints": [{"line": 4}]}))
+    request = Request(3, "setBreakpoints", {**where, "breakpoints": [{"line": 4}]})
+    pair.attach(guarded=True)
+    pair.ide_sends(request)
     [forwarded] = pair.debugger_got()
     assert forwarded == Request(
         3, "setBreakpoints", {**where, "breakpoints": [{"line": 4, "condition": MINE}]}
     )
+    plain = Pair(Gate(Clock()))
+    plain.attach()
+    plain.ide_sends(request)
+    assert plain.debugger_got() == [request]
 
 
 def test_expiry_while_paused_resumes_the_app_and_tells_the_ide(pair: Pair) -> None:

@@ -207,3 +207,30 @@ def test_the_shared_door_demands_the_token(tmp_path: Path) -> None:
             assert paused.request.result().status == 200
     finally:
         server.stop()
+
+
+def test_the_door_goes_when_the_server_does(tmp_path: Path) -> None:
+    """A door with no worker left (the server stopped) closes its port and exits, long
+    before its window would have ended."""
+    http_port, dap_port = free_port(), free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "-w", "2", "--bind", f"127.0.0.1:{http_port}",
+        "wsgi_app:app",
+    ]  # fmt: skip
+    env = {
+        "REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "1h",
+        "_REMOTEDBG_TEST_DOOR_GRACE": "1",
+    }  # fmt: skip
+    server = Server(argv, http_port=http_port, env=env, cwd=APPS, log_path=tmp_path / "log")
+    server.wait_ready()
+    try:
+        server.get("/health")
+        door = int(server.wait_for_log(r"event=door_started pid=(\d+)")[1])
+        assert port_open(dap_port)
+    finally:
+        server.stop()
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{door}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{door}").exists(), "the door outlived its server"
+    assert not port_open(dap_port)

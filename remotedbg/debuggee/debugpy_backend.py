@@ -293,7 +293,7 @@ class DebugpyBackend:
             ours.close()
             theirs.close()
             raise
-        return Upstream(sock=ours, secret=secret)
+        return Upstream(sock=ours, secret=secret, guarded=True)  # its helpers are installed
 
     def attach_session(self, sock: socket.socket, secret: str) -> None:
         """Hand pydevd a connected socket as its one client, demanding `secret` in ``attach``."""

@@ -50,9 +50,15 @@ START_TIMEOUT = 20.0
 ANSWER_TIMEOUT = 10.0
 
 
+#: Tests shorten how long a door with no worker left waits for one (not a user setting).
+ORPHAN_GRACE_VARIABLE = "_REMOTEDBG_TEST_DOOR_GRACE"
+
+
 def door_config(settings: Settings) -> dict[str, object]:
     """What a door needs to know, passed on its stdin (never argv, which `ps` shows)."""
+    grace = os.environ.get(ORPHAN_GRACE_VARIABLE)
     return {
+        "orphan_grace": float(grace) if grace else None,
         "allow": str(settings.allow),
         "dap_host": settings.dap_host,
         "dap_port": settings.dap_port,
@@ -83,8 +89,11 @@ class DoorLink:
         self.welcome: Welcome | None = None
         self._leaving = False
 
-    def join(self, secret: str) -> Welcome:
-        """Register with the door (starting it if needed); raises ArmError if impossible."""
+    def join(self, secret: str, welcomed: t.Callable[[Welcome], None]) -> Welcome:
+        """Register with the door (starting it if needed); raises ArmError if impossible.
+
+        `welcomed` runs before anything the door says next is acted on (an `Open`).
+        """
         control = self._connect() or self._start_door()
         try:
             control.settimeout(ANSWER_TIMEOUT)
@@ -105,6 +114,7 @@ class DoorLink:
             raise ArmError(f"cannot join the debugger's door: {exc}") from None
         self._control = control
         self.welcome = welcome
+        welcomed(welcome)
         early = lines[1:]  # the door may have said more already (an `Open`)
         hidden_thread(lambda: self._listen(control, reader, early), "remotedbg-door-link").start()
         return welcome

@@ -269,8 +269,8 @@ class Gate:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise ArmError(
-                    f"the debugger port {host}:{port} is in use (another process, or another "
-                    f"worker of this app, holds it); free it or set REMOTEDBG_DAP_PORT"
+                    f"the debugger port {host}:{port} is in use by another process; free it, "
+                    "or give this app a REMOTEDBG_DAP_PORT of its own"
                 ) from None
             raise ArmError(
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); check REMOTEDBG_DAP_HOST"

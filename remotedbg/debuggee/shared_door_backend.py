@@ -70,22 +70,23 @@ class SharedDoorBackend(DebugpyBackend):
         self._on_end = callback
 
     def start(self) -> None:
-        super().start()
         from .door_link import DoorLink
 
-        self._secret = secrets.token_hex(32)
+        # First what can fail without side effects (this user's private directory).
         link = DoorLink(self.settings, on_open=self._open_session, on_close=self._door_closed)
+        super().start()
+        self._secret = secrets.token_hex(32)
         self._link = link  # before joining: the door may ask for a session at once
         try:
-            welcome = link.join(self._secret)
+            # Ids are numbered in this worker's range before any session can start.
+            welcome = link.join(self._secret, lambda w: _number_ids_from(w.slot * STRIDE + 1))
         except BaseException:
-            self._link = None
+            self.close()
             raise
         if welcome.remaining <= 0:
             self.close()
             raise ArmError("the shared debugger window has just ended")
         self.window_left = welcome.remaining
-        _number_ids_from(welcome.slot * STRIDE + 1)
         if welcome.session and not link.wait_configured(welcome.session, CONFIGURE_TIMEOUT):
             log.warning("remotedbg: the IDE's breakpoints did not reach this worker in time")
 

@@ -85,6 +85,9 @@ class Upstream(t.NamedTuple):
     address: tuple[str, int] | None = None
     sock: socket.socket | None = None
     secret: str | None = None
+    #: The debugger has remotedbg's breakpoint helpers: every breakpoint gets the
+    #: "developer's request" condition (a plain debugpy would fail to evaluate it).
+    guarded: bool = False
 
 
 def _as_upstream(found: Upstream | tuple[str, int]) -> Upstream:
@@ -117,9 +120,10 @@ class _Upstream(asyncio.Protocol):
     Reading pauses while the IDE's send buffer is full: that is the backpressure.
     """
 
-    def __init__(self, conn: Connection, secret: str | None) -> None:
+    def __init__(self, conn: Connection, secret: str | None, guarded: bool = False) -> None:
         self.conn = conn
         self.secret = secret
+        self.guarded = guarded
         self.transport: asyncio.Transport | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.paused = False
@@ -307,7 +311,7 @@ class Connection:
             upstream.close()  # too late: the conversation already gave up on it
             return
         self._upstream = upstream
-        self.feed(ev.UpstreamConnected(secret=upstream.secret))
+        self.feed(ev.UpstreamConnected(secret=upstream.secret, guarded=upstream.guarded))
 
     # -- I/O ------------------------------------------------------------------------------
 
@@ -333,7 +337,7 @@ class Connection:
             found = _as_upstream(await off_loop(self.config.upstream, "remotedbg-upstream"))
 
             def protocol() -> _Upstream:
-                return _Upstream(self, found.secret)
+                return _Upstream(self, found.secret, found.guarded)
 
             if found.sock is not None:
                 await self._loop.create_connection(protocol, sock=found.sock)

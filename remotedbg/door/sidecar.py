@@ -73,8 +73,11 @@ class _Worker:
 class Door:
     """One server's door: the bridge in front, the workers behind."""
 
-    def __init__(self, settings: Settings, socket_path: str) -> None:
+    def __init__(
+        self, settings: Settings, socket_path: str, orphan_grace: float = ORPHAN_GRACE
+    ) -> None:
         self.settings = settings
+        self.orphan_grace = orphan_grace
         self.socket_path = socket_path
         self.audit = Audit()
         self.mux = WorkerMux()
@@ -139,7 +142,7 @@ class Door:
             now = time.monotonic()
             if now >= self.window_end:
                 return
-            if self._orphaned_at is not None and now - self._orphaned_at >= ORPHAN_GRACE:
+            if self._orphaned_at is not None and now - self._orphaned_at >= self.orphan_grace:
                 log.warning("remotedbg: the door closes: no worker of the server is left")
                 return
             if self.mux.wants_tick:  # a `threads` answer waits for a silent worker
@@ -156,7 +159,8 @@ class Door:
             raise ConnectionError("the door is not serving")
         ours, theirs = socket.socketpair()
         asyncio.run_coroutine_threadsafe(self._serve_ide(theirs), loop)
-        return Upstream(sock=ours, secret=secrets.token_hex(16))
+        # Every worker installs the breakpoint helpers before it joins.
+        return Upstream(sock=ours, secret=secrets.token_hex(16), guarded=True)
 
     async def _serve_ide(self, sock: socket.socket) -> None:
         reader, writer = await asyncio.open_connection(sock=sock)
@@ -337,7 +341,8 @@ def main() -> None:
         pipe.write(line + "\n")
         pipe.close()
 
-    asyncio.run(Door(settings, config["socket"]).serve(ready))
+    grace = config.get("orphan_grace") or ORPHAN_GRACE
+    asyncio.run(Door(settings, config["socket"], float(grace)).serve(ready))
 
 
 if __name__ == "__main__":

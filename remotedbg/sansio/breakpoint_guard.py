@@ -70,10 +70,22 @@ def guarded_condition(condition: str | None, hit: str | None, key: str) -> str:
     if hit is not None:
         parts.append(f"__remotedbg_hit__({key!r}, {hit!r})")
     if condition is not None:
-        parts.append(f"({condition}\n)")  # a newline ends a trailing comment in theirs
+        if _is_expression(condition):
+            parts.append(f"({condition}\n)")  # a newline ends a trailing comment in theirs
+        else:  # e.g. ``0)) or ((1``, which would close our parentheses: never pasted as code
+            parts.append(f"eval({condition!r})")  # raises its SyntaxError, for the developer
     if not parts:
         return MINE
     return f"{MINE} and ({' or '.join(parts)})"
+
+
+def _is_expression(text: str) -> bool:
+    """Whether `text` is a Python expression on its own (then it cannot escape ours)."""
+    try:
+        compile(text, "<condition>", "eval", dont_inherit=True)
+    except Exception:  # SyntaxError, or a parser's RecursionError / MemoryError
+        return False
+    return True
 
 
 def _text(value: object) -> str | None:

@@ -132,6 +132,7 @@ class DoorConversation:
         elif isinstance(event, ev.UpstreamLost):
             self._upstream_gone(event.reason or UPSTREAM_CLOSED)
         elif isinstance(event, ev.UpstreamConnected):
+            self.link.guarded = event.guarded
             self._connected(event.secret)
         elif isinstance(event, ev.UpstreamFailed):
             if self.phase is Phase.CONNECTING:

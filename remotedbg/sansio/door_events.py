@@ -77,10 +77,14 @@ class ClientLost:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConnected:
-    """The connection `ConnectUpstream` asked for is open; `secret` is pydevd's, if any."""
+    """The connection `ConnectUpstream` asked for is open; `secret` is pydevd's, if any.
+
+    `guarded`: breakpoints are to get the "developer's request" condition on the way.
+    """
 
     secret: str | None = None
     upstream: int = 0
+    guarded: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,10 +18,12 @@ __all__ = ["UpstreamLink"]
 class UpstreamLink:
     """The door's side of one debugger connection: what to send it, what came back."""
 
-    __slots__ = ("awaiting", "last_seq", "number", "tracker")
+    __slots__ = ("awaiting", "guarded", "last_seq", "number", "tracker")
 
     def __init__(self, number: int = 0) -> None:
         self.number = number
+        #: Breakpoints get the "developer's request" condition (breakpoint_guard.py).
+        self.guarded = False
         self.tracker = FrameTracker()
         #: The request whose answer moves the conversation on, if any.
         self.awaiting: int | None = None
@@ -31,7 +33,10 @@ class UpstreamLink:
     def send(self, msg: Message) -> SendToUpstream:
         if isinstance(msg, Request):
             self.last_seq = max(self.last_seq, msg.seq)
-        return SendToUpstream(data=encode(guarded(without_token(msg))), upstream=self.number)
+        msg = without_token(msg)
+        return SendToUpstream(
+            data=encode(guarded(msg) if self.guarded else msg), upstream=self.number
+        )
 
     def ask(self, request: Request) -> SendToUpstream:
         """One of the door's own requests; its answer is awaited and kept from the IDE."""
