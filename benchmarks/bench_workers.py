@@ -2,8 +2,9 @@
 
 Targets (issue 11): every step through the shared door to a worker within 1 ms of the
 same step through the bridge inside a single process (`remotedbg run`); a large variables
-answer (a 10 MB value copied to the clipboard) at >= 0.8x the single process's speed.
-Both targets serve the same Flask app (benchmarks/dap_app.py) and run alternately.
+answer (a 10 MB value copied to the clipboard) at >= 0.8x the single process's speed; and
+visitors' throughput on the other workers of `gunicorn -w 4` while the developer is paused
+in one of them, >= 0.9x of the same server with no debugger. Both sides run alternately.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_dap import APP, STEPS, Target
+from bench_dap import APP, HERE, STEPS, Target
+from bench_throughput import burst
 
 from benchlib import Row, print_table
-from ide import Background
-from servers import free_port
+from dap_client import DAPClient
+from ide import Background, attach
+from servers import Server, free_port, http_get, marker_line
 
 #: What an IDE asks for when the developer copies a big value: pydevd answers in full.
 BIG = "'x' * 10_000_000"
@@ -89,7 +92,47 @@ def rows(quick: bool = False) -> list[Row]:
     ours, base = statistics.median(door["big"]), statistics.median(single["big"])
     out.append(Row("door: a 10 MB value (evaluate, clipboard)", 1 / ours, 1 / base, "answers/s",
                    ">= 0.8x", base / ours >= 0.8))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        out.append(paused_throughput_row(quick, Path(tmp)))
     return out
+
+
+def paused_throughput_row(quick: bool, tmp: Path) -> Row:
+    """Visitors of gunicorn -w 4 while one worker is paused, against gunicorn -w 4 bare."""
+    app_file = HERE / "serve_app.py"
+    servers = {}
+    for name in ("bare", "hooked"):
+        http_port, dap_port = free_port(), free_port()
+        env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port)}
+        argv = [sys.executable, "-m", "gunicorn", "-w", "4", "--timeout", "300",
+                "--bind", f"127.0.0.1:{http_port}", "gunicorn_app:app"]  # fmt: skip
+        server = Server(argv, http_port=http_port, cwd=HERE, log_path=tmp / f"{name}.log",
+                        env=env if name == "hooked" else None)  # fmt: skip
+        server.wait_ready()
+        servers[name] = (server, dap_port)
+    hooked, dap_port = servers["hooked"]
+    try:
+        http_get(hooked.http_port, "/__remotedbg__")  # an allowlisted request arms
+        ide = DAPClient(("127.0.0.1", dap_port), timeout=60)
+        line = marker_line(app_file, "a breakpoint here is hit by every request")
+        attach(ide, breakpoints={app_file: [line]})
+        developer = Background(hooked.http_port, "/")
+        ide.wait_event("stopped", timeout=60)  # one worker is now paused, for good
+        rates: dict[str, list[float]] = {"bare": [], "hooked": []}
+        requests, repeat = (200, 5) if quick else (400, 15)
+        for server, _ in servers.values():
+            burst(server.http_port, requests // 2)  # warm-up
+        for _ in range(repeat):
+            for name, (server, _) in servers.items():
+                rates[name].append(burst(server.http_port, requests)[0])
+        ide.close()  # the window's release resumes the paused request
+        developer.result(60)
+    finally:
+        for server, _ in servers.values():
+            server.stop()
+    ours, base = statistics.median(rates["hooked"]), statistics.median(rates["bare"])
+    return Row("gunicorn -w 4, one worker paused: visitors' req/s", ours, base, "req/s",
+               ">= 0.9x", ours / base >= 0.9)  # fmt: skip
 
 
 if __name__ == "__main__":

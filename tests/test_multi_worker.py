@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dap_client import DAPClient, initialize_arguments
-from ide import attach, pause_request
+from ide import attach, pause_request, top_frame
 from servers import APPS, Server, free_port, listening_ports, marker_line, port_open
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +71,13 @@ def test_every_request_stops_whichever_worker_serves_it(
             assert paused.frame["line"] == line
             assert paused.local_vars["visitor"] == "'tester'"
             pids.add(thread_pid(client, paused.thread_id))
+            # Stepping and evaluating reach the worker that owns the thread and the frame.
+            client.request("next", {"threadId": paused.thread_id})
+            stepped = client.wait_event("stopped", timeout=30)["body"]
+            assert (stepped["reason"], stepped["threadId"]) == ("step", paused.thread_id)
+            frame, _ = top_frame(client, paused.thread_id)
+            value = client.request("evaluate", {"expression": "message", "frameId": frame["id"]})
+            assert value["body"]["result"] == "'hello tester'"
             client.request("continue", {"threadId": paused.thread_id})
             assert paused.request.result().body == b"hello tester"
             # Visitors on every worker pass the same breakpoint without stopping.
@@ -81,25 +88,36 @@ def test_every_request_stops_whichever_worker_serves_it(
     assert len(pids) >= 2, pids
 
 
-#: Other multi-process servers: argv after the interpreter, the app, the breakpoint marker.
-OTHER_SERVERS = {
-    "gunicorn-preload-gthread": (
-        ["-m", "gunicorn", "--preload", "-w", "3", "-k", "gthread", "--threads", "2",
-         "--timeout", "120", "--bind", "127.0.0.1:{port}", "wsgi_app:app"],
+#: The issue's matrix of servers: argv after the interpreter, and the app.
+SERVERS = {
+    "gunicorn-gthread": (
+        ["-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "120",
+         "--bind", "127.0.0.1:{port}", "wsgi_app:app"],
+        "wsgi_app.py",
+    ),
+    "gunicorn-preload": (
+        ["-m", "gunicorn", "-w", "2", "--preload", "--timeout", "120",
+         "--bind", "127.0.0.1:{port}", "wsgi_app:app"],
+        "wsgi_app.py",
+    ),
+    "gunicorn-max-requests": (
+        ["-m", "gunicorn", "-w", "2", "--max-requests", "6", "--timeout", "120",
+         "--bind", "127.0.0.1:{port}", "wsgi_app:app"],
         "wsgi_app.py",
     ),
     "uvicorn-workers": (
-        ["-m", "uvicorn", "--workers", "3", "--port", "{port}", "fastapi_app:app"],
+        ["-m", "uvicorn", "--workers", "4", "--port", "{port}", "fastapi_app:app"],
         "fastapi_app.py",
     ),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", sorted(OTHER_SERVERS))
-def test_other_multi_process_servers(kind: str, tmp_path: Path) -> None:
-    """gunicorn --preload (forked from a master that loaded the app) and uvicorn --workers
-    (spawned): the IDE attaches once, and the developer's requests stop on several workers."""
-    template, app = OTHER_SERVERS[kind]
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+def test_twelve_requests_stop_on_several_workers(kind: str, tmp_path: Path) -> None:
+    """Attached once: 12 of the developer's requests all stop and answer 200, served by more
+    than one worker (the status page's pid says which); 20 visitors' requests never stop.
+    Under --max-requests the workers are recycled on the way, and their successors join."""
+    template, app = SERVERS[kind]
     http_port, dap_port = free_port(), free_port()
     argv = [sys.executable, *(part.format(port=http_port) for part in template)]
     env = {"REMOTEDBG_ENABLE": "1", "REMOTEDBG_DAP_PORT": str(dap_port), "REMOTEDBG_TTL": "2m"}
@@ -112,15 +130,18 @@ def test_other_multi_process_servers(kind: str, tmp_path: Path) -> None:
         pids = set()
         with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
             assert attach(client, breakpoints={app_file: [line]})["success"]
-            for _ in range(10):
+            for _ in range(12):
                 paused = pause_request(client, server.http_port, timeout=30)
                 assert paused.frame["line"] == line
                 pids.add(thread_pid(client, paused.thread_id))
                 client.request("continue", {"threadId": paused.thread_id})
-                assert paused.request.result().body.startswith(b"hello tester")
+                answer = paused.request.result()
+                assert (answer.status, answer.body[:12]) == (200, b"hello tester")
+                pids.add(server.get("/__remotedbg__").json()["pid"])
+            for _ in range(20):
                 assert server.get("/", source="127.0.0.2", timeout=10).status == 200
-                with pytest.raises(TimeoutError):
-                    client.wait_event("stopped", timeout=0.2)
+            with pytest.raises(TimeoutError):
+                client.wait_event("stopped", timeout=0.5)
         assert len(pids) >= 2, (pids, server.log)
     finally:
         server.stop()
