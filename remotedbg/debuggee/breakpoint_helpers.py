@@ -70,4 +70,25 @@ def guard_exception_breakpoints(py_db: t.Any) -> bool:
 
     add_break_on_exception.remotedbg_guarded = True  # type: ignore[attr-defined]
     py_db.add_break_on_exception = add_break_on_exception
+    return _guard_template_exceptions(py_db)
+
+
+def _guard_template_exceptions(py_db: t.Any) -> bool:
+    """Jinja's and Django's template errors ("jinja": true in attach) are plugin exception
+    breakpoints, which take no condition at all: their plugin hook is asked only in the
+    developer's requests."""
+    lazy = getattr(py_db, "get_plugin_lazy_init", None)
+    manager: t.Any = lazy() if lazy is not None else None
+    original = getattr(manager, "exception_break", None)
+    if original is None:
+        return False
+    if getattr(original, "remotedbg_guarded", False):
+        return True
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def exception_break(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return original(*args, **kwargs) if mine() else None
+
+    exception_break.remotedbg_guarded = True  # type: ignore[attr-defined]
+    manager.exception_break = exception_break
     return True

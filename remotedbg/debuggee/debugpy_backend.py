@@ -308,10 +308,23 @@ class DebugpyBackend:
             py_db.initialize_network(sock, terminate_on_socket_close=False)
 
     def close(self) -> None:
-        """The window ended: tracing stops, and no secret handed out so far opens pydevd again."""
+        """The window ended: paused threads resume, tracing stops, and no secret handed out
+        so far opens pydevd again.
+
+        In one process the bridge's release has resumed the app already; a worker behind a
+        shared door must do it here, since the door may be gone before its release arrives.
+        """
         self.scope.release()
         with self._lock:
-            authentication = getattr(_global_debugger(), "authentication", None)
+            py_db = _global_debugger()
+            api = _pydevd_api()
+            if py_db is not None and api is not None and self.listened and self.broken is None:
+                with contextlib.suppress(Exception):  # a half-closed session: resume anyway
+                    if getattr(py_db, "reader", None) is not None:
+                        api().request_disconnect(py_db, resume_threads=True)
+                    else:
+                        api().request_resume_thread("*")
+            authentication = getattr(py_db, "authentication", None)
             if authentication is not None and self.broken is None:
                 authentication.access_token = secrets.token_hex(32)
                 authentication.logout()

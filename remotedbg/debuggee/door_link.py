@@ -199,8 +199,11 @@ class DoorLink:
 
     def _spawn_door(self) -> None:
         config = {**door_config(self.settings), "socket": self._paths.socket}
+        # The door reads its settings on stdin only: the token stays out of its environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEDBG_")}
         process = subprocess.Popen(
             [sys.executable, "-m", "remotedbg.door.sidecar"],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
