@@ -54,8 +54,11 @@ def no_stop(client: DAPClient) -> None:
 
 
 def test_a_log_point_logs_for_the_developer_only(served: tuple[Server, DAPClient]) -> None:
+    """It logs for the developer only, and its message is not even evaluated for visitors
+    (a message may call something)."""
     server, client = served
-    set_breakpoint(client, logMessage="seen {visitor}")
+    counted = "__import__('sys').modules.setdefault('logpoint_runs', []).append(1) or visitor"
+    set_breakpoint(client, logMessage="seen {" + counted + "}")
     visitors(server)
     assert server.get("/").body == b"hello tester"
     output = client.wait_event("output", timeout=10)["body"]
@@ -64,6 +67,15 @@ def test_a_log_point_logs_for_the_developer_only(served: tuple[Server, DAPClient
     no_stop(client)
     logged = [e for e in client.received if e.get("event") == "output"]
     assert len([e for e in logged if "seen" in e["body"]["output"]]) == 1
+    set_breakpoint(client, condition="True")  # stop once more, to count the evaluations
+    request = Background(server.http_port, "/")
+    stopped = client.wait_event("stopped", timeout=10)["body"]
+    frame, _ = top_frame(client, stopped["threadId"])
+    runs = "len(__import__('sys').modules['logpoint_runs'])"
+    value = client.request("evaluate", {"expression": runs, "frameId": frame["id"]})
+    assert value["body"]["result"] == "1"  # the developer's one hit; none of 6 visitors'
+    client.request("continue", {"threadId": stopped["threadId"]})
+    assert request.result().status == 200
 
 
 def test_a_hit_count_counts_the_developers_hits(served: tuple[Server, DAPClient]) -> None:

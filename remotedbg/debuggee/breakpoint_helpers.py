@@ -70,7 +70,23 @@ def guard_exception_breakpoints(py_db: t.Any) -> bool:
 
     add_break_on_exception.remotedbg_guarded = True  # type: ignore[attr-defined]
     py_db.add_break_on_exception = add_break_on_exception
+    _guard_log_messages(py_db)
     return _guard_template_exceptions(py_db)
+
+
+def _guard_log_messages(py_db: t.Any) -> None:
+    """pydevd evaluates a log point's message before it asks the condition: a message with
+    a call in it would run in every visitor's frame. It is evaluated for the developer only."""
+    original = getattr(py_db, "handle_breakpoint_expression", None)
+    if original is None or getattr(original, "remotedbg_guarded", False):
+        return
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def handle_breakpoint_expression(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return original(*args, **kwargs) if mine() else None
+
+    handle_breakpoint_expression.remotedbg_guarded = True  # type: ignore[attr-defined]
+    py_db.handle_breakpoint_expression = handle_breakpoint_expression
 
 
 def _guard_template_exceptions(py_db: t.Any) -> bool:
