@@ -44,7 +44,8 @@ def app(environ: t.Any, start_response: t.Any) -> list[bytes]:
         body = repr(cpu_seconds()).encode()
     else:
         body = str(work(2000)).encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    start_response("200 OK", headers)  # BREAK: view (once per request)
     return [body]
 
 

@@ -60,6 +60,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux, from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def listening_ports(pid: int) -> set[int]:
     """The TCP ports process `pid` listens on, from /proc: what any local process can reach."""
     inodes = set()

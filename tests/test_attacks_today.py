@@ -510,7 +510,7 @@ def test_the_window_ending_while_a_worker_is_paused_releases_everything(tmp_path
     """The window ends while the developer's request is paused at a breakpoint in a worker:
     the IDE is told and cut off, the paused request finishes, the door exits and removes its
     socket, and no process of the server listens on the debugger port."""
-    from servers import APPS, listening_ports, marker_line, port_open
+    from servers import APPS, children, listening_ports, marker_line, port_open
 
     server, dap_port = _gunicorn(tmp_path, ttl="6s")
     try:
@@ -540,20 +540,7 @@ def test_the_window_ending_while_a_worker_is_paused_releases_everything(tmp_path
         for _ in range(4):  # visitors are served; they do not re-arm
             assert server.get("/", source="127.0.0.2", timeout=10).status == 200
         assert not port_open(dap_port)
-        for pid in [server.process.pid, *_children(server.process.pid)]:
+        for pid in [server.process.pid, *children(server.process.pid)]:
             assert dap_port not in listening_ports(pid)
     finally:
         server.stop()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found

@@ -17,22 +17,9 @@ import pytest
 
 from dap_client import DAPClient, initialize_arguments
 from ide import attach, pause_request, top_frame
-from servers import APPS, Server, free_port, listening_ports, marker_line, port_open
+from servers import APPS, Server, children, free_port, listening_ports, marker_line, port_open
 
 pytestmark = pytest.mark.e2e
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture

@@ -71,7 +71,27 @@ def guard_exception_breakpoints(py_db: t.Any) -> bool:
     add_break_on_exception.remotedbg_guarded = True  # type: ignore[attr-defined]
     py_db.add_break_on_exception = add_break_on_exception
     _guard_log_messages(py_db)
+    _answer_visitors_at_once(py_db)
     return _guard_template_exceptions(py_db)
+
+
+def _answer_visitors_at_once(py_db: t.Any) -> None:
+    """A visitor's hit on a guarded breakpoint is answered without evaluating its condition.
+
+    pydevd compiles a condition's text anew at every hit: a breakpoint on a line visitors
+    run in a loop would cost them that on every pass. The guard's answer for a visitor is
+    known without it (false), and a true hit condition has to wait for ours anyway.
+    """
+    original = getattr(py_db, "handle_breakpoint_condition", None)
+    if original is None or getattr(original, "remotedbg_guarded", False):
+        return
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def handle_breakpoint_condition(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return original(*args, **kwargs) if mine() else False
+
+    handle_breakpoint_condition.remotedbg_guarded = True  # type: ignore[attr-defined]
+    py_db.handle_breakpoint_condition = handle_breakpoint_condition
 
 
 def _guard_log_messages(py_db: t.Any) -> None:
