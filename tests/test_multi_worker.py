@@ -36,6 +36,20 @@ def gunicorn4(tmp_path: Path) -> Iterator[tuple[Server, int, Path]]:
     server.stop()
 
 
+def two_at_once(client: DAPClient, http_port: int, line: int) -> set[int]:
+    """Two of the developer's requests paused together: while the first holds its worker,
+    a sync worker cannot take the second, so another one does (the kernel may otherwise
+    hand every request to the worker that just finished). Both stop; both are continued."""
+    first = pause_request(client, http_port, timeout=30)
+    second = pause_request(client, http_port, timeout=30)
+    assert (first.frame["line"], second.frame["line"]) == (line, line)
+    pids = {thread_pid(client, first.thread_id), thread_pid(client, second.thread_id)}
+    for paused in (first, second):
+        client.request("continue", {"threadId": paused.thread_id})
+        assert paused.request.result().status == 200
+    return pids
+
+
 def thread_pid(client: DAPClient, thread_id: int) -> int:
     threads = client.request("threads")["body"]["threads"]
     [name] = [t["name"] for t in threads if t["id"] == thread_id]
@@ -53,6 +67,7 @@ def test_every_request_stops_whichever_worker_serves_it(
     pids = set()
     with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
         assert attach(client, breakpoints={app_file: [line]})["success"]
+        pids |= two_at_once(client, server.http_port, line)
         for _ in range(12):
             paused = pause_request(client, server.http_port, timeout=30)
             assert paused.frame["line"] == line
@@ -117,6 +132,10 @@ def test_twelve_requests_stop_on_several_workers(kind: str, tmp_path: Path) -> N
         pids = set()
         with DAPClient(("127.0.0.1", dap_port), timeout=30) as client:
             assert attach(client, breakpoints={app_file: [line]})["success"]
+            if kind.startswith("gunicorn"):
+                # (Not under uvicorn: a worker's paused request holds the loop its other
+                # developer requests run on, until it is continued.)
+                pids |= two_at_once(client, server.http_port, line)
             for _ in range(12):
                 paused = pause_request(client, server.http_port, timeout=30)
                 assert paused.frame["line"] == line
