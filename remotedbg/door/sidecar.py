@@ -230,14 +230,11 @@ class Door:
         self._orphaned_at = None
         self.audit("worker_joined", pid=hello.pid, slot=slot)
         remaining = max(0.0, self.window_end - time.monotonic())
-        welcome = Welcome(slot=slot, remaining=remaining, door_pid=os.getpid(), session=0)
-        if self._ide is not None:
-            welcome = Welcome(
-                slot=slot, remaining=remaining, door_pid=os.getpid(), session=self.session
-            )
+        session = self.session if self._ide is not None else 0  # 0: no IDE attached
+        welcome = Welcome(slot=slot, remaining=remaining, door_pid=os.getpid(), session=session)
         writer.write(encode_line(welcome))
-        if self._ide is not None:
-            writer.write(encode_line(Open(session=self.session)))
+        if session:
+            writer.write(encode_line(Open(session=session)))
         lines = LineReader()
         try:
             while data := await reader.read(4096):
