@@ -7,6 +7,7 @@ and their hits do not count. "Raised Exceptions" stops the developer, never a vi
 
 from __future__ import annotations
 
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,62 @@ def test_raised_exceptions_stop_the_developer_only(served: tuple[Server, DAPClie
         except TimeoutError:
             break
     assert request.result().status == 500
+
+
+def test_an_error_that_ends_the_developers_thread_stops_the_ide(
+    served: tuple[Server, DAPClient],
+) -> None:
+    """ "Uncaught Exceptions" stops on an error that ends a thread the developer's request
+    started (on 3.12+ the excepthook hands it over, pydevd no longer watching every
+    unwind), and never on a visitor's."""
+    server, client = served
+    assert server.get("/thread-boom", source="127.0.0.2", timeout=10).body == b"thread ended"
+    no_stop(client)
+    request = Background(server.http_port, "/thread-boom")
+    stopped = client.wait_event("stopped", timeout=10)["body"]
+    assert stopped["reason"] == "exception"
+    frame, local_vars = top_frame(client, stopped["threadId"])
+    assert frame["line"] == marker_line(APP, "RAISE: thread")
+    assert local_vars["doomed"] == "'in the background'"
+    client.request("continue", {"threadId": stopped["threadId"]})
+    assert request.result().body == b"thread ended"
+    no_stop(client)
+
+
+def _stop_the_developer(server: Server, client: DAPClient) -> tuple[Background, int]:
+    set_breakpoint(client)
+    developer = Background(server.http_port, "/")
+    return developer, client.wait_event("stopped", timeout=10)["body"]["threadId"]
+
+
+def test_a_visitor_never_pauses_when_the_ide_stops_every_thread(tmp_path: Path) -> None:
+    """An IDE may ask every thread to stop with the developer's (stopAllThreadsOnSuspend):
+    the developer's stop says so, but a visitor's request under way runs on to its end."""
+    dap_port = free_port()
+    server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
+    try:
+        server.get("/health")
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            attach(client, arguments={"stopAllThreadsOnSuspend": True})
+            visitor = Background(server.http_port, "/slow", source="127.0.0.2")
+            time.sleep(0.3)  # the visitor is in its loop
+            developer, thread_id = _stop_the_developer(server, client)
+            assert visitor.result(timeout=10).body == b"slow done"
+            assert developer.response is None, "the developer is still paused"
+            client.request("continue", {"threadId": thread_id})
+            assert developer.result().body == b"hello tester"
+    finally:
+        server.stop()
+
+
+def test_the_pause_button_never_pauses_a_visitor(served: tuple[Server, DAPClient]) -> None:
+    """Pausing every thread the IDE lists leaves a visitor's request running."""
+    server, client = served
+    visitor = Background(server.http_port, "/slow", source="127.0.0.2")
+    time.sleep(0.3)
+    threads = client.request("threads")["body"]["threads"]
+    assert threads, "the IDE lists the server's threads"
+    for thread in threads:
+        client.request("pause", {"threadId": thread["id"]})
+    assert visitor.result(timeout=10).body == b"slow done"
+    no_stop(client)

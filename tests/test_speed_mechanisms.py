@@ -192,3 +192,29 @@ def test_monitoring_stops_with_the_window_and_returns_with_the_next() -> None:
         "wrapped": [False, False, False],
         "scoped": [False, True],
     }
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is Python 3.12+")
+def test_uncaught_alone_leaves_exception_unwinds_unwatched() -> None:
+    """With "Uncaught Exceptions" the only filter, no exception of any thread calls pydevd
+    back as it unwinds (the developer's errors reach the IDE by the hook and the
+    excepthook); "Raised Exceptions" needs those callbacks, and has them."""
+    result = run_script(
+        """
+        from dap_client import DAPClient
+        from ide import attach
+        gate = Gate(Settings.load({}, {"enable": True, "dap_port": 0}))
+        assert gate.arm("127.0.0.1")
+        m = sys.monitoring
+        unwinds = lambda: bool(m.get_events(m.DEBUGGER_ID) & m.events.PY_UNWIND)
+        ide = DAPClient(gate.dap_address)
+        attach(ide, exception_filters=("uncaught",))
+        seen = [unwinds()]
+        for filters in (["raised", "uncaught"], ["uncaught"], ["userUnhandled"], ["uncaught"]):
+            ide.request("setExceptionBreakpoints", {"filters": filters})
+            seen.append(unwinds())
+        ide.close()
+        print(json.dumps({"unwinds": seen}))
+        """
+    )
+    assert result == {"unwinds": [False, True, False, True, False]}

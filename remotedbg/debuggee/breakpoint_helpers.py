@@ -72,7 +72,35 @@ def guard_exception_breakpoints(py_db: t.Any) -> bool:
     py_db.add_break_on_exception = add_break_on_exception
     _guard_log_messages(py_db)
     _answer_visitors_at_once(py_db)
-    return _guard_template_exceptions(py_db)
+    return _guard_template_exceptions(py_db) and _never_pause_visitors(py_db)
+
+
+def _never_pause_visitors(py_db: t.Any) -> bool:
+    """A visitor's thread never pauses, whatever asks: the IDE's Pause button, an IDE that
+    asks every thread to stop with the developer's (``stopAllThreadsOnSuspend``), a
+    ``breakpoint()`` call in code visitors run. Every pause goes through pydevd's
+    ``do_wait_suspend``, in the pausing thread: a visitor's is let go there, marked running,
+    before pydevd tells the IDE anything.
+    """
+    pause = getattr(py_db, "do_wait_suspend", None)
+    lifecycle = sys.modules.get("_pydevd_bundle.pydevd_thread_lifecycle")
+    run_thread = getattr(lifecycle, "internal_run_thread", None)
+    additional_info = getattr(lifecycle, "set_additional_thread_info", None)
+    if pause is None or run_thread is None or additional_info is None:
+        return False
+    if getattr(pause, "remotedbg_guarded", False):
+        return True
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def do_wait_suspend(thread: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if mine():
+            return pause(thread, *args, **kwargs)
+        run_thread(thread, additional_info)
+        return None
+
+    do_wait_suspend.remotedbg_guarded = True  # type: ignore[attr-defined]
+    py_db.do_wait_suspend = do_wait_suspend
+    return True
 
 
 def _answer_visitors_at_once(py_db: t.Any) -> None:

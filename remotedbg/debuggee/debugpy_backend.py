@@ -33,6 +33,7 @@ from ..hidden_threads import run_bounded
 from . import breakpoint_helpers
 from .exception_stops import ExceptionStops
 from .trace_scope import TraceScope
+from .uncaught_errors import UncaughtErrors
 
 if t.TYPE_CHECKING:
     import types
@@ -161,6 +162,7 @@ class DebugpyBackend:
         self.version: str | None = None
         self.scope = TraceScope()
         self.exception_stops = ExceptionStops()
+        self.uncaught = UncaughtErrors(self.report_uncaught, self.scope.mine)
         #: debugpy.listen() ran in this process (it can run only once per process).
         self.listened = False
         #: Why this process can never arm again (a port that would not close), or None.
@@ -209,6 +211,7 @@ class DebugpyBackend:
                 self._listen()
         if reopening:  # an earlier window started debugpy, which never stops
             self.scope.reopen()
+            self.uncaught.trim()
 
     def _listen(self) -> None:
         # pydevd warns on every start that frozen stdlib modules may miss breakpoints; app
@@ -262,15 +265,18 @@ class DebugpyBackend:
             raise ArmError(self.broken)
         self._set_resume_poll()
         _hide_our_frames(py_db)
-        self.scope.engage()
         breakpoint_helpers.install(self.scope.mine)  # before any guarded condition can run
+        # Guarded before engaged: whether threads already running are switched off hangs on it.
         self.scope.guarded = breakpoint_helpers.guard_exception_breakpoints(py_db)
         if not self.scope.guarded:
             log.info(
-                "remotedbg: debugpy %s lets no condition on exception filters; visitors' "
-                "threads are switched off instead (slower for them on Python 3.12+)",
+                "remotedbg: debugpy %s cannot keep visitors' threads from pausing; they are "
+                "switched off instead (slower for them on Python 3.12+)",
                 self.version,
             )
+        self.scope.engage()
+        if self.scope.guarded and self.scope.monitoring is not None:
+            self.uncaught.install(py_db, self.scope.monitoring)
         if not self.exception_stops.watch(py_db):
             log.info(
                 "remotedbg: debugpy %s has no do_wait_suspend to watch; with 'User Uncaught "

@@ -45,6 +45,8 @@ class TraceScope:
         self._set_in_threads: t.Callable[..., t.Any] | None = None
         self._thread_on: t.Callable[[], object] | None = None
         self._thread_off: t.Callable[[], object] | None = None
+        #: The module whose thread-local holds pydevd's record of each thread (3.12+).
+        self._thread_records: t.Any = None
         #: Per thread: did its last request opt in? New threads started by it inherit that.
         self._local = threading.local()
         self._unpatch_start: t.Callable[[], None] | None = None
@@ -107,6 +109,7 @@ class TraceScope:
             )
             return False
         self._thread_off, self._thread_on = off, on
+        self._thread_records = sys.modules.get(getattr(on, "__module__", None) or "")
         pydevd = sys.modules.get("pydevd")
         self._py_db = getattr(pydevd, "get_global_debugger", lambda: None)()
         self.engaged = True
@@ -170,8 +173,9 @@ class TraceScope:
         The developer's request hands work to threads the hook never sees: an ASGI app's
         sync endpoints (anyio's worker threads), Django's sync views under ASGI (asgiref's
         executors), the app's own pools. Those started from the developer's thread serve
-        the developer; on 3.12+ every other new thread would be born switched on, so it is
-        switched off before it runs anything.
+        the developer. On 3.12+ every other new thread is born switched on: with guarded
+        breakpoints that is as it should be, and otherwise it is switched off before it runs
+        anything.
         """
         if self._unpatch_start is not None:
             return
@@ -180,9 +184,10 @@ class TraceScope:
 
         def start(thread: threading.Thread) -> None:
             debugging = getattr(scope._local, "debugging", False)
-            if (debugging or scope._thread_off is not None) and not getattr(
-                thread, "is_pydev_daemon_thread", False
-            ):
+            # A visitor's new thread needs nothing when breakpoints are guarded: pydevd
+            # switches it on when it meets it, as a visitor's thread should be.
+            unguarded = scope._thread_off is not None and not scope.guarded
+            if (debugging or unguarded) and not getattr(thread, "is_pydev_daemon_thread", False):
                 run = thread.run
 
                 def run_in_scope() -> None:
@@ -203,21 +208,31 @@ class TraceScope:
         self._unpatch_start = unpatch
 
     def _greet_running_threads(self) -> None:
-        """3.12+: threads already running are switched off on their next call."""
-        if self._thread_off is None:
+        """3.12+: threads already running are switched off on their next call.
+
+        Not when breakpoints are guarded: those threads then stay on, as visitors' threads
+        do, and pydevd switches off for good the code they run (a server's accept loop, an
+        ASGI server's event loop); they cannot stop, as no visitor's thread can.
+        """
+        if self._thread_off is None or self.guarded:
             return
         from .thread_greeting import greet_running_threads
 
         if self._stop_greeting is not None:
             self._stop_greeting()
         self._stop_greeting = greet_running_threads(
-            self._thread_off, skip=set(self._debugging_threads)
+            self._switch_off, skip=set(self._debugging_threads)
         )
 
     def _stop_inheriting(self) -> None:
         unpatch, self._unpatch_start = self._unpatch_start, None
         if unpatch is not None:
             unpatch()
+
+    @property
+    def monitoring(self) -> t.Any:
+        """pydevd's sys.monitoring module (3.12+), or None."""
+        return self._monitoring
 
     def mine(self) -> bool:
         """True in the developer's request: every breakpoint's condition asks this.
@@ -237,10 +252,14 @@ class TraceScope:
             # good, the code only visitors run; the conditions on every breakpoint and
             # exception filter keep it from stopping. Without those (an unknown pydevd),
             # visitors' threads are switched off instead, as before.
-            if debugging or self.guarded:
+            if debugging:
+                self._local.off = False
+                self._meet_afresh()
                 self._thread_on()
+            elif self.guarded:
+                self._switch_on()
             else:
-                self._thread_off()
+                self._switch_off()
             return
         if threading.gettrace() is not None:
             # pydevd re-arms its global hooks on some events (a new IDE session).
@@ -255,6 +274,43 @@ class TraceScope:
         elif sys.gettrace() is not None:
             py_db.disable_tracing()
 
+    def _meet_afresh(self) -> None:
+        """3.12+, the developer's thread: pydevd forgets what it knows of it, and meets it
+        again from here (`_thread_on` does), as the thread it is.
+
+        pydevd meets a thread on its first callback there. One that comes while the thread
+        is starting, before threading has registered it, takes the thread for whatever
+        threading's registry still holds under its id: a placeholder pydevd made for an
+        ended visitor's thread, whose id this one reuses (visitors' threads are left for
+        pydevd to meet, and some never are until their teardown). A stop in the thread
+        then names a thread that does not exist, and the IDE's next request there hangs.
+        A visitor's thread never stops, so that is harmless in one.
+        """
+        records = getattr(self._thread_records, "_thread_local_info", None)
+        known = getattr(records, "__dict__", None)
+        if isinstance(known, dict):
+            for name in ("thread_info", "f_bootstrap", "is_bootstrap_frame_internal"):
+                known.pop(name, None)
+
+    def _switch_on(self) -> None:
+        """3.12+, a visitor's thread: switch it back on, if we switched it off.
+
+        pydevd switches a thread on when it first meets it. Flipping the switch of a thread
+        it has not met yet makes it meet the thread there and then, which walks the stack and
+        builds its records: about a tenth of a small request's CPU on a thread-per-request
+        server, for every visitor, for nothing. (Were the thread off all the same, the
+        visitor would only not stop, and not pay for callbacks.)
+        """
+        if getattr(self._local, "off", False) and self._thread_on is not None:
+            self._local.off = False
+            self._thread_on()
+
+    def _switch_off(self) -> None:
+        """3.12+: switch this thread off, and remember it for `_switch_on`."""
+        self._local.off = True
+        if self._thread_off is not None:
+            self._thread_off()
+
     def leave(self) -> None:
         """When the debugging request's response is closed, in its thread: trace it no more.
 
@@ -266,7 +322,7 @@ class TraceScope:
             return
         self._local.debugging = False
         if self._thread_off is not None:
-            self._thread_off()
+            self._switch_off()
         elif sys.gettrace() is not None:
             self._py_db.disable_tracing()
 

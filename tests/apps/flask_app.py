@@ -45,3 +45,28 @@ def tracer() -> str:
         )
         return f"{'on' if was_on else 'off'}, {'mine' if mine else 'not mine'}"
     return "traced" if sys.gettrace() is not None else "untraced"
+
+
+@app.route("/slow")
+def slow() -> str:
+    """A visitor's request that is still running when the developer's stops (20 x 50 ms)."""
+    import time
+
+    for _ in range(20):
+        time.sleep(0.05)
+    return "slow done"
+
+
+@app.route("/thread-boom")
+def thread_boom() -> str:
+    """An error that ends a thread the request started: nobody catches it."""
+    import threading
+
+    def background() -> None:
+        doomed = "in the background"
+        raise ValueError(doomed)  # RAISE: thread
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    worker.join()
+    return "thread ended"
