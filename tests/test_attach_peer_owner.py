@@ -1,15 +1,24 @@
-"""The /proc/net/tcp reader that tells `remotedbg attach` who is at a connection's far end."""
+"""Who is at a connection's far end: the /proc/net/tcp reader, and the kernel's sock_diag lookup
+that is asked first, checked against it."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import pwd
 import socket
+import struct
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from remotedbg.door.peer_owner import loopback_peer_uid, parse_proc_net_tcp
+from remotedbg.door import sock_diag
+from remotedbg.door.peer_owner import PROC_NET_TCP, _key, loopback_peer_uid, parse_proc_net_tcp
+
+from servers import python_for
 
 # The kernel prints each 32-bit word of an address in the machine's byte order; these
 # samples were taken on a little-endian machine.
@@ -86,3 +95,90 @@ def test_a_real_connection_is_ours() -> None:
             client.close()
             time.sleep(0.05)
             assert loopback_peer_uid(peer, local) is None
+
+
+# The kernel's exact lookup (sock_diag), checked against /proc's answer for the same sockets.
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's sock_diag")
+
+
+def _both_answers(peer: tuple[str, int], local: tuple[str, int]) -> tuple[int | None, int | None]:
+    """(sock_diag's uid, /proc's uid) for the socket at `peer` connected to `local`."""
+    diag = sock_diag.lookup_uid(_key(peer), _key(local))
+    if diag is None and ":" not in peer[0]:  # an IPv6 socket speaking to a mapped address
+        diag = sock_diag.lookup_uid(
+            _key(("::ffff:" + peer[0], peer[1])), _key(("::ffff:" + local[0], local[1]))
+        )
+    tables = "".join(Path(path).read_text() for path in PROC_NET_TCP)
+    return diag, parse_proc_net_tcp(tables, peer=peer, local=local)
+
+
+@linux
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_the_kernel_names_our_own_connection_as_proc_does(host: str) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, 0), family=family) as server:
+        client = socket.create_connection(server.getsockname()[:2])
+        accepted, peer = server.accept()
+        with accepted:
+            local = accepted.getsockname()[:2]
+            assert _both_answers(peer[:2], local) == (os.getuid(), os.getuid())
+            assert _both_answers(local, peer[:2]) == (os.getuid(), os.getuid())
+            client.close()
+            time.sleep(0.05)
+            assert _both_answers(peer[:2], local) == (None, None), "a closed end has no owner"
+
+
+@linux
+def test_the_kernel_names_another_users_connection_as_proc_does() -> None:
+    try:
+        uid = pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.skip("no user called nobody")
+    if os.getuid() != 0:
+        pytest.skip("starting a process as nobody needs root")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        script = (
+            f"import socket, time; s = socket.create_connection(('127.0.0.1', {port})); "
+            "time.sleep(5)"
+        )
+        visitor = subprocess.Popen([python_for("nobody"), "-c", script], user="nobody", cwd="/")
+        try:
+            server.settimeout(20)
+            accepted, peer = server.accept()
+            with accepted:
+                assert _both_answers(peer, accepted.getsockname()) == (uid, uid)
+                assert loopback_peer_uid(peer, accepted.getsockname()) == uid
+        finally:
+            visitor.kill()
+            visitor.wait()
+
+
+SOURCE = (ipaddress.ip_address("127.0.0.1"), 56282)
+DESTINATION = (ipaddress.ip_address("127.0.0.1"), 42841)
+
+
+def _reply(
+    *, sequence: int = 7, state: int = 1, uid: int = 1000, kind: int = 20, sport: int = 56282
+) -> bytes:
+    """A kernel reply describing the socket from SOURCE to DESTINATION (or not quite)."""
+    message = struct.pack("=BBBB", socket.AF_INET, state, 0, 0)
+    message += struct.pack("!HH", sport, DESTINATION[1])
+    message += SOURCE[0].packed.ljust(16, b"\0") + DESTINATION[0].packed.ljust(16, b"\0")
+    message += struct.pack("=III", 0, 1, 2) + struct.pack("=IIIII", 0, 0, 0, uid, 99)
+    return struct.pack("=IHHII", 16 + len(message), kind, 0, sequence, 0) + message
+
+
+def test_only_a_reply_about_the_socket_asked_for_names_an_owner() -> None:
+    assert sock_diag.owner(_reply(), SOURCE, DESTINATION, 7) == 1000
+    assert sock_diag.owner(_reply(sequence=8), SOURCE, DESTINATION, 7) is None
+    assert sock_diag.owner(_reply(state=6, uid=0), SOURCE, DESTINATION, 7) is None  # TIME_WAIT
+    assert sock_diag.owner(_reply(state=10), SOURCE, DESTINATION, 7) is None  # a listener
+    assert sock_diag.owner(_reply(sport=1), SOURCE, DESTINATION, 7) is None
+    assert sock_diag.owner(_reply(kind=2), SOURCE, DESTINATION, 7) is None  # NLMSG_ERROR
+    assert sock_diag.owner(_reply()[:40], SOURCE, DESTINATION, 7) is None
+    assert sock_diag.owner(b"", SOURCE, DESTINATION, 7) is None
+    request = sock_diag.request(SOURCE, DESTINATION, 7)
+    assert len(request) == 72
+    assert struct.unpack_from("=IHHII", request) == (72, 20, 1, 7, 0)

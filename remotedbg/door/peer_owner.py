@@ -7,6 +7,9 @@ accepted loopback connection is the entry whose local address is our peer's addr
 whose remote address is ours. Only a live (ESTABLISHED) entry counts: a socket its owner
 has closed is listed with uid 0, which must not pass for root's.
 
+The kernel's sock_diag interface answers the same question for one socket without writing
+out the table (:mod:`.sock_diag`), and is asked first; the table is the fallback.
+
 macOS and Windows have no such table to read cheaply (``lsof``/``netstat`` per connection
 would be slow and parse-fragile), so there :func:`loopback_peer_uid` returns None and the
 relay is for single-user machines, as its start-up text says.
@@ -18,6 +21,8 @@ import ipaddress
 import struct
 import sys
 import typing as t
+
+from . import sock_diag
 
 __all__ = ["PROC_NET_TCP", "loopback_peer_uid", "owner_known_here", "parse_proc_net_tcp"]
 
@@ -85,9 +90,22 @@ def parse_proc_net_tcp(text: str, *, peer: Address, local: Address) -> int | Non
 
 
 def loopback_peer_uid(peer: Address, local: Address) -> int | None:
-    """The uid that owns the socket at `peer`, connected to our `local`; None if unknown."""
+    """The uid that owns the socket at `peer`, connected to our `local`; None if unknown.
+
+    The kernel's exact lookup first (`sock_diag`); the /proc tables when it cannot say.
+    """
     if not owner_known_here():
         return None
+    source, destination = _key(peer), _key(local)
+    uid = sock_diag.lookup_uid(source, destination)
+    if uid is None and source[0].version == 4 and destination[0].version == 4:
+        # The peer's socket may be an IPv6 one speaking to an IPv4-mapped address.
+        mapped = (ipaddress.IPv6Address(f"::ffff:{source[0]}"), source[1])
+        uid = sock_diag.lookup_uid(
+            mapped, (ipaddress.IPv6Address(f"::ffff:{destination[0]}"), destination[1])
+        )
+    if uid is not None:
+        return uid
     for path in PROC_NET_TCP:
         try:
             with open(path, encoding="ascii", errors="replace") as table:
