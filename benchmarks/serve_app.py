@@ -4,9 +4,10 @@
 
 MODE: bare (no remotedbg), off (hook installed, switched off), on (switched on, allowlist
 127.0.0.1 only), short (on, with a 2-second window), debugpy (plain debugpy.listen() with
-its adapter process, as people do today). The WSGI app is served by Werkzeug's threaded
-server, like `remotedbg run`; the ASGI app by uvicorn, one process. Each request does a
-little Python work, so that tracing shows.
+its adapter process, as people do today). The WSGI app is served as `remotedbg run` serves
+it (Werkzeug's threaded server, request threads kept for the next request), in every mode;
+the ASGI app by uvicorn, one process. Each request does a little Python work, so that
+tracing shows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import resource
 import sys
 import typing as t
 
-from werkzeug.serving import make_server
+from remotedbg.cli.runner import make_wsgi_server
 
 
 def work(n: int) -> int:
@@ -100,6 +101,6 @@ if __name__ == "__main__":
     if kind == "asgi":
         serve_asgi(build(mode, kind), port)
     else:
-        server = make_server("127.0.0.1", port, build(mode, kind), threaded=True)
+        server = make_wsgi_server("127.0.0.1", port, build(mode, kind))
         print("ready", flush=True)
         server.serve_forever()

@@ -4,9 +4,10 @@ For WSGI apps this is Flask's recipe for an external debugger, done for any WSGI
 Werkzeug's server in debug mode, with its own debugger and reloader off (a second debugger,
 and a second process that never arms), passthrough errors on (so nothing in Werkzeug
 swallows them first), and threaded, so a request paused at a breakpoint does not stall the
-others. Because passthrough alone makes Werkzeug drop the client's connection, the
-middleware answers unhandled errors with a 500 itself. ASGI apps are served by uvicorn
-instead (:mod:`.asgi_runner`).
+others (each request thread is kept for the next request: :mod:`.request_threads`).
+Because passthrough alone makes Werkzeug drop the client's connection, the middleware
+answers unhandled errors with a 500 itself. ASGI apps are served by uvicorn instead
+(:mod:`.asgi_runner`).
 """
 
 from __future__ import annotations
@@ -141,6 +142,14 @@ def bind_http(
     return sock
 
 
+def make_wsgi_server(host: str, port: int, app: t.Any, fd: int | None = None) -> t.Any:
+    """Werkzeug's threaded server, errors passed through, each request thread kept for the
+    next request (:mod:`.request_threads`). The benchmarks serve their app with it too."""
+    from .request_threads import ThreadReusingWSGIServer
+
+    return ThreadReusingWSGIServer(host, port, app, passthrough_errors=True, fd=fd)
+
+
 def serve(
     loaded: LoadedApp,
     settings: Settings,
@@ -157,13 +166,9 @@ def serve(
 
         serve_asgi(loaded, settings, listener, host, intro=intro)
         return
-    from werkzeug.serving import make_server
-
     app, _ = hook_app(loaded, settings)
     port = int(listener.getsockname()[1])
-    server = make_server(
-        host, port, app, threaded=True, passthrough_errors=True, fd=listener.fileno()
-    )
+    server = make_wsgi_server(host, port, app, fd=listener.fileno())
     configure_logging()
     if intro:
         print(intro, file=sys.stderr)

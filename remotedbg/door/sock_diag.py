@@ -98,7 +98,9 @@ def lookup_uid(source: tuple[IP, int], destination: tuple[IP, int]) -> int | Non
         with socket.socket(family, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
             sock.settimeout(1.0)
             sock.sendto(request(source, destination, sequence), (0, 0))
-            reply = sock.recv(65536)
+            reply, sender = sock.recvfrom(65536)
     except OSError:
+        return None
+    if sender[0] != 0:  # only the kernel (port id 0) answers for the kernel
         return None
     return owner(reply, source, destination, sequence)

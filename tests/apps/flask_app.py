@@ -70,3 +70,11 @@ def thread_boom() -> str:
     worker.start()
     worker.join()
     return "thread ended"
+
+
+@app.route("/thread-name")
+def thread_name() -> str:
+    """Which thread serves this request (a name is never reused, unlike an OS thread id)."""
+    import threading
+
+    return threading.current_thread().name
