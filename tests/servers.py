@@ -326,7 +326,10 @@ CLIENT = textwrap.dedent(
     def frame(obj):
         body = json.dumps(obj).encode()
         return b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body
-    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    source = (sys.argv[3], 0) if len(sys.argv) > 3 else None
+    sock = socket.create_connection(
+        ("127.0.0.1", int(sys.argv[1])), timeout=5, source_address=source
+    )
     arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     sock.sendall(
         frame({"seq": 1, "type": "request", "command": "initialize",
@@ -374,12 +377,22 @@ def python_for(user: str) -> str:
 
 
 def run_client(
-    port: int, user: str | None = None, arguments: dict[str, t.Any] | None = None
+    port: int,
+    user: str | None = None,
+    arguments: dict[str, t.Any] | None = None,
+    source: str | None = None,
 ) -> str:
-    """A raw DAP client, as `user`: initialize and attach; what it read, as text."""
+    """A raw DAP client, as `user` (from `source`): initialize and attach; what it read."""
     python = python_for(user) if user is not None else sys.executable
     result = subprocess.run(
-        [python, "-c", CLIENT, str(port), json.dumps(arguments or {})],
+        [
+            python,
+            "-c",
+            CLIENT,
+            str(port),
+            json.dumps(arguments or {}),
+            *([source] if source else []),
+        ],
         user=user,
         capture_output=True,
         text=True,

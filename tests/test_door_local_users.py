@@ -7,8 +7,10 @@ the app's own user (and root); with a token, the token decides, whoever the user
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
+import socket
 import sys
 
 import pytest
@@ -71,3 +73,29 @@ def test_with_a_token_the_token_decides(dev_server: DevServers, nobody: int) -> 
     assert (attach_answer(refused) or {}).get("success") is False, refused
     admitted = run_client(dap_port, user="nobody", arguments={"remotedbgToken": TOKEN})
     assert (attach_answer(admitted) or {}).get("success") is True, admitted
+
+
+def box_address() -> str:
+    """One of this box's own addresses that is not a loopback one (skip if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent
+            address = str(probe.getsockname()[0])
+        except OSError:
+            address = ""
+    if not address or ipaddress.ip_address(address).is_loopback:
+        pytest.skip("this box has no address of its own beyond loopback")
+    return address
+
+
+def test_another_user_is_refused_from_any_of_the_boxs_addresses(
+    dev_server: DevServers, nobody: int
+) -> None:
+    """The door is on 127.0.0.1, but a local process may connect to it from any of the box's
+    own addresses, which an allowlist may hold: it is still another user's process."""
+    source = box_address()
+    server, dap_port = armed(dev_server, "--allow", "127.0.0.1", "--allow", source)
+    assert run_client(dap_port, user="nobody", source=source).strip() == ""
+    server.wait_for_log(f"event=refused peer={source} reason=.uid {nobody} is not this app's user")
+    assert "event=attached" not in server.log
+    assert attach_answer(run_client(dap_port, source=source)) is not None, "the app's user may"

@@ -204,3 +204,43 @@ def test_the_pause_button_never_pauses_a_visitor(served: tuple[Server, DAPClient
         client.request("pause", {"threadId": thread["id"]})
     assert visitor.result(timeout=10).body == b"slow done"
     no_stop(client)
+
+
+def test_a_visitors_breakpoint_call_stops_nobody(tmp_path: Path) -> None:
+    """A `breakpoint()` that a visitor runs neither stops the visitor nor, when the IDE asks
+    every thread to stop with the first, the developer's request under way."""
+    dap_port = free_port()
+    server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
+    try:
+        server.get("/health")
+        with DAPClient(("127.0.0.1", dap_port)) as client:
+            attach(client, arguments={"stopAllThreadsOnSuspend": True})
+            developer = Background(server.http_port, "/slow")
+            time.sleep(0.3)
+            visitor = server.get("/breakpoint", source="127.0.0.2", timeout=10)
+            assert visitor.body == b"after breakpoint"
+            assert developer.result(timeout=10).body == b"slow done"
+            no_stop(client)
+    finally:
+        server.stop()
+
+
+def test_a_pool_thread_the_developer_started_stops_for_the_developer_only(
+    served: tuple[Server, DAPClient],
+) -> None:
+    """The developer's request starts the app's pool thread; visitors' tasks on that same
+    thread never stop, the developer's do, task by task."""
+    server, client = served
+    line = marker_line(APP, "BREAK: pool")
+    client.request(
+        "setBreakpoints", {"source": {"path": str(APP)}, "breakpoints": [{"line": line}]}
+    )
+    for round_ in range(2):
+        developer = Background(server.http_port, "/pool")
+        stopped = client.wait_event("stopped", timeout=10)["body"]
+        frame, local_vars = top_frame(client, stopped["threadId"])
+        assert (frame["line"], local_vars["done"]) == (line, "'pooled'"), round_
+        client.request("continue", {"threadId": stopped["threadId"]})
+        assert developer.result().body == b"pooled"
+        assert server.get("/pool", source="127.0.0.2", timeout=10).body == b"pooled"
+        no_stop(client)

@@ -100,6 +100,34 @@ def _never_pause_visitors(py_db: t.Any) -> bool:
 
     do_wait_suspend.remotedbg_guarded = True  # type: ignore[attr-defined]
     py_db.do_wait_suspend = do_wait_suspend
+    return _never_suspend_from_a_visitor(py_db, run_thread, additional_info)
+
+
+def _never_suspend_from_a_visitor(py_db: t.Any, run_thread: t.Any, additional_info: t.Any) -> bool:
+    """A visitor's thread that stops itself (a ``breakpoint()`` call, a step left pending on
+    a pooled thread) is let go before pydevd marks anything.
+
+    Letting it go only at the pause is too late when the IDE asked every thread to stop
+    with the first (``stopAllThreadsOnSuspend``): pydevd would already have marked every
+    other thread, the developer's among them, to pause without telling the IDE. Suspending
+    *other* threads (the IDE's Pause, the developer's stop) is left to pydevd: a visitor's
+    thread so marked is let go at its pause.
+    """
+    suspend = getattr(py_db, "set_suspend", None)
+    if suspend is None:
+        return False
+    if getattr(suspend, "remotedbg_guarded", False):
+        return True
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def set_suspend(thread: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if getattr(thread, "ident", None) == threading.get_ident() and not mine():
+            run_thread(thread, additional_info)
+            return None
+        return suspend(thread, *args, **kwargs)
+
+    set_suspend.remotedbg_guarded = True  # type: ignore[attr-defined]
+    py_db.set_suspend = set_suspend
     return True
 
 

@@ -231,18 +231,22 @@ class Bridge:
         """Without a token, a loopback door is this app's user's alone (and root's).
 
         Every local process can reach a loopback port; with no token to tell people apart,
-        the peer's owner does (Linux, through /proc). With a token, the token decides.
+        the peer's owner does (Linux: the kernel's sock_diag, or /proc). With a token, the
+        token decides. What makes a connection local is the door's end of it: a process may
+        connect to 127.0.0.1 from any of the box's own addresses, which an allowlist may
+        well hold (a VPN's, an office range).
         """
-        address = parse_address(peer)
-        if (
-            self._config.policy.token is not None
-            or address is None
-            or not address.is_loopback
-            or not owner_known_here()
-        ):
+        if self._config.policy.token is not None or not owner_known_here():
             return None
         try:
-            uid = loopback_peer_uid(conn.getpeername()[:2], conn.getsockname()[:2])
+            local, remote = conn.getsockname()[:2], conn.getpeername()[:2]
+        except OSError:  # gone already: nothing to admit
+            return f"the connection from {peer} closed before its owner could be read"
+        address = parse_address(local[0])
+        if address is None or not address.is_loopback:
+            return None
+        try:
+            uid = loopback_peer_uid(remote, local)
         except OSError:
             uid = None
         if uid is not None and uid in (os.getuid(), 0):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from flask import Flask
 
 app = Flask(__name__)
@@ -78,3 +80,24 @@ def thread_name() -> str:
     import threading
 
     return threading.current_thread().name
+
+
+@app.route("/breakpoint")
+def call_breakpoint() -> str:
+    """A `breakpoint()` call left in code: the developer stops there, a visitor never."""
+    breakpoint()
+    return "after breakpoint"
+
+
+POOL = ThreadPoolExecutor(max_workers=1)
+
+
+def pooled_work() -> str:
+    done = "pooled"
+    return f"{done}"  # BREAK: pool
+
+
+@app.route("/pool")
+def pool() -> str:
+    """Work on a pool the app keeps: its thread is started by whoever needs it first."""
+    return POOL.submit(pooled_work).result()
