@@ -24,16 +24,26 @@ APP = APPS / "flask_app.py"
 LINE = marker_line(APP, "BREAK: index")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Server, DAPClient]]:
+def serve(tmp_path: Path, **attach_arguments: t.Any) -> Iterator[tuple[Server, DAPClient]]:
     dap_port = free_port()
     server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
     server.get("/health")
     client = DAPClient(("127.0.0.1", dap_port))
-    assert attach(client)["success"]
+    assert attach(client, arguments=attach_arguments)["success"]
     yield server, client
     client.close()
     server.stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Server, DAPClient]]:
+    yield from serve(tmp_path)
+
+
+@pytest.fixture
+def stop_all(tmp_path: Path) -> Iterator[tuple[Server, DAPClient]]:
+    """An IDE that asks every thread to stop with the first (stopAllThreadsOnSuspend)."""
+    yield from serve(tmp_path, stopAllThreadsOnSuspend=True)
 
 
 def set_breakpoint(client: DAPClient, **options: t.Any) -> None:
@@ -173,24 +183,19 @@ def _stop_the_developer(server: Server, client: DAPClient) -> tuple[Background, 
     return developer, client.wait_event("stopped", timeout=10)["body"]["threadId"]
 
 
-def test_a_visitor_never_pauses_when_the_ide_stops_every_thread(tmp_path: Path) -> None:
+def test_a_visitor_never_pauses_when_the_ide_stops_every_thread(
+    stop_all: tuple[Server, DAPClient],
+) -> None:
     """An IDE may ask every thread to stop with the developer's (stopAllThreadsOnSuspend):
     the developer's stop says so, but a visitor's request under way runs on to its end."""
-    dap_port = free_port()
-    server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
-    try:
-        server.get("/health")
-        with DAPClient(("127.0.0.1", dap_port)) as client:
-            attach(client, arguments={"stopAllThreadsOnSuspend": True})
-            visitor = Background(server.http_port, "/slow", source="127.0.0.2")
-            time.sleep(0.3)  # the visitor is in its loop
-            developer, thread_id = _stop_the_developer(server, client)
-            assert visitor.result(timeout=10).body == b"slow done"
-            assert developer.response is None, "the developer is still paused"
-            client.request("continue", {"threadId": thread_id})
-            assert developer.result().body == b"hello tester"
-    finally:
-        server.stop()
+    server, client = stop_all
+    visitor = Background(server.http_port, "/slow", source="127.0.0.2")
+    time.sleep(0.3)  # the visitor is in its loop
+    developer, thread_id = _stop_the_developer(server, client)
+    assert visitor.result(timeout=10).body == b"slow done"
+    assert developer.response is None, "the developer is still paused"
+    client.request("continue", {"threadId": thread_id})
+    assert developer.result().body == b"hello tester"
 
 
 def test_the_pause_button_never_pauses_a_visitor(served: tuple[Server, DAPClient]) -> None:
@@ -206,23 +211,16 @@ def test_the_pause_button_never_pauses_a_visitor(served: tuple[Server, DAPClient
     no_stop(client)
 
 
-def test_a_visitors_breakpoint_call_stops_nobody(tmp_path: Path) -> None:
+def test_a_visitors_breakpoint_call_stops_nobody(stop_all: tuple[Server, DAPClient]) -> None:
     """A `breakpoint()` that a visitor runs neither stops the visitor nor, when the IDE asks
     every thread to stop with the first, the developer's request under way."""
-    dap_port = free_port()
-    server = remotedbg_run(str(APP), tmp_path, "--dap-port", str(dap_port))
-    try:
-        server.get("/health")
-        with DAPClient(("127.0.0.1", dap_port)) as client:
-            attach(client, arguments={"stopAllThreadsOnSuspend": True})
-            developer = Background(server.http_port, "/slow")
-            time.sleep(0.3)
-            visitor = server.get("/breakpoint", source="127.0.0.2", timeout=10)
-            assert visitor.body == b"after breakpoint"
-            assert developer.result(timeout=10).body == b"slow done"
-            no_stop(client)
-    finally:
-        server.stop()
+    server, client = stop_all
+    developer = Background(server.http_port, "/slow")
+    time.sleep(0.3)
+    visitor = server.get("/breakpoint", source="127.0.0.2", timeout=10)
+    assert visitor.body == b"after breakpoint"
+    assert developer.result(timeout=10).body == b"slow done"
+    no_stop(client)
 
 
 def test_a_pool_thread_the_developer_started_stops_for_the_developer_only(

@@ -131,6 +131,24 @@ def _never_suspend_from_a_visitor(py_db: t.Any, run_thread: t.Any, additional_in
     return True
 
 
+def _developer_only(owner: t.Any, name: str, visitors_answer: object) -> bool:
+    """Replace ``owner.name`` with a call that runs it for the developer's thread only, and
+    gives everyone else `visitors_answer`. False if `owner` has no such method."""
+    original = getattr(owner, name, None)
+    if original is None:
+        return False
+    if getattr(original, "remotedbg_guarded", False):
+        return True
+    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
+
+    def guarded(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return original(*args, **kwargs) if mine() else visitors_answer
+
+    guarded.remotedbg_guarded = True  # type: ignore[attr-defined]
+    setattr(owner, name, guarded)
+    return True
+
+
 def _answer_visitors_at_once(py_db: t.Any) -> None:
     """A visitor's hit on a guarded breakpoint is answered without evaluating its condition.
 
@@ -138,31 +156,13 @@ def _answer_visitors_at_once(py_db: t.Any) -> None:
     run in a loop would cost them that on every pass. The guard's answer for a visitor is
     known without it (false), and a true hit condition has to wait for ours anyway.
     """
-    original = getattr(py_db, "handle_breakpoint_condition", None)
-    if original is None or getattr(original, "remotedbg_guarded", False):
-        return
-    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
-
-    def handle_breakpoint_condition(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        return original(*args, **kwargs) if mine() else False
-
-    handle_breakpoint_condition.remotedbg_guarded = True  # type: ignore[attr-defined]
-    py_db.handle_breakpoint_condition = handle_breakpoint_condition
+    _developer_only(py_db, "handle_breakpoint_condition", False)
 
 
 def _guard_log_messages(py_db: t.Any) -> None:
     """pydevd evaluates a log point's message before it asks the condition: a message with
     a call in it would run in every visitor's frame. It is evaluated for the developer only."""
-    original = getattr(py_db, "handle_breakpoint_expression", None)
-    if original is None or getattr(original, "remotedbg_guarded", False):
-        return
-    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
-
-    def handle_breakpoint_expression(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        return original(*args, **kwargs) if mine() else None
-
-    handle_breakpoint_expression.remotedbg_guarded = True  # type: ignore[attr-defined]
-    py_db.handle_breakpoint_expression = handle_breakpoint_expression
+    _developer_only(py_db, "handle_breakpoint_expression", None)
 
 
 def _guard_template_exceptions(py_db: t.Any) -> bool:
@@ -171,16 +171,4 @@ def _guard_template_exceptions(py_db: t.Any) -> bool:
     developer's requests."""
     lazy = getattr(py_db, "get_plugin_lazy_init", None)
     manager: t.Any = lazy() if lazy is not None else None
-    original = getattr(manager, "exception_break", None)
-    if original is None:
-        return False
-    if getattr(original, "remotedbg_guarded", False):
-        return True
-    mine = builtins.__remotedbg_mine__  # type: ignore[attr-defined]
-
-    def exception_break(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        return original(*args, **kwargs) if mine() else None
-
-    exception_break.remotedbg_guarded = True  # type: ignore[attr-defined]
-    manager.exception_break = exception_break
-    return True
+    return manager is not None and _developer_only(manager, "exception_break", None)
